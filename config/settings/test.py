@@ -1,0 +1,21 @@
+"""Test settings: the embedded default unless DATABASE_URL / REDIS_URL are set."""
+
+import os
+import uuid
+
+os.environ.setdefault("TACK_CACHE_PREFIX", f"tack-test-{uuid.uuid4().hex[:8]}")
+
+from .base import *  # noqa: F403
+from .base import REST_FRAMEWORK
+
+SECRET_KEY = "insecure-test-only-key-not-used-anywhere-else-0123456789"
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_TASK_ALWAYS_EAGER = True
+# Throttle rates stay real but roomy; tests that check throttling lower them.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "100000/min", "login": "10000/min"},
+}
+LOGGING = {"version": 1, "disable_existing_loggers": False}

@@ -1,0 +1,59 @@
+"""``access_<thing>(member, id)``: one lookup per kind, same 404 for missing and not-yours."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+
+from core.errors import NotFound
+from core.models import Department, Invitation, Membership, User
+
+
+def _as_int(value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    if not 0 < number < 2**63:
+        raise NotFound()
+    return number
+
+
+def access_organization(user: User | AnonymousUser, org_id: Any) -> Membership:
+    """The caller's active membership of ``org_id``; anything else is a 404."""
+    if not user.is_authenticated:
+        raise NotFound()
+    membership = (
+        Membership.objects.select_related("org", "user")
+        .filter(org_id=_as_int(org_id), user=user, status=Membership.Status.ACTIVE)
+        .first()
+    )
+    if membership is None:
+        raise NotFound("Organisation not found.")
+    return membership
+
+
+def access_member(actor: Membership, member_id: Any) -> Membership:
+    member = (
+        Membership.objects.select_related("user")
+        .filter(org_id=actor.org_id, pk=_as_int(member_id))
+        .first()
+    )
+    if member is None:
+        raise NotFound("Member not found.")
+    return member
+
+
+def access_department(actor: Membership, department_id: Any) -> Department:
+    department = Department.objects.filter(org_id=actor.org_id, pk=_as_int(department_id)).first()
+    if department is None:
+        raise NotFound("Department not found.")
+    return department
+
+
+def access_invitation(actor: Membership, invitation_id: Any) -> Invitation:
+    invitation = Invitation.objects.filter(org_id=actor.org_id, pk=_as_int(invitation_id)).first()
+    if invitation is None:
+        raise NotFound("Invitation not found.")
+    return invitation

@@ -1,0 +1,34 @@
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from core.api import views
+
+me = SimpleRouter(trailing_slash=True)
+me.register("tokens", views.ApiTokenViewSet, basename="api-token")
+
+orgs = SimpleRouter(trailing_slash=True)
+orgs.register("members", views.MemberViewSet, basename="member")
+orgs.register("invitations", views.InvitationViewSet, basename="invitation")
+orgs.register("departments", views.DepartmentViewSet, basename="department")
+orgs.register("roles", views.RoleViewSet, basename="role")
+orgs.register("audit-log", views.AuditLogViewSet, basename="audit-log")
+
+organization = views.OrganizationView.as_view({"get": "retrieve", "patch": "partial_update"})
+organization_list = views.OrganizationListView.as_view({"get": "list", "post": "create"})
+invitation_token = views.InvitationTokenView.as_view({"get": "retrieve"})
+invitation_accept = views.InvitationTokenView.as_view({"post": "accept"})
+
+urlpatterns = [
+    path("me/", views.MeView.as_view(), name="me"),
+    path("me/password/", views.PasswordChangeView.as_view(), name="me-password"),
+    path("me/", include(me.urls)),
+    path("auth/login/", views.LoginView.as_view(), name="auth-login"),
+    path("auth/logout/", views.LogoutView.as_view(), name="auth-logout"),
+    path("auth/token/", views.TokenLoginView.as_view(), name="auth-token"),
+    path("operations/", views.OperationListView.as_view(), name="operations"),
+    path("invitations/<str:token>/", invitation_token, name="invitation-preview"),
+    path("invitations/<str:token>/accept/", invitation_accept, name="invitation-accept"),
+    path("orgs/", organization_list, name="org-list"),
+    path("orgs/<int:org_id>/", organization, name="org-detail"),
+    path("orgs/<int:org_id>/", include(orgs.urls)),
+]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LowcodeConfig(AppConfig):
+    name = "lowcode"
+    verbose_name = "Low-code apps"

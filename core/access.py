@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser
 
 from core.errors import NotFound
-from core.models import Department, Invitation, Membership, User
+from core.models import ApiToken, Department, Invitation, Membership, User
 
 
 def _as_int(value: Any) -> int:
@@ -57,3 +57,11 @@ def access_invitation(actor: Membership, invitation_id: Any) -> Invitation:
     if invitation is None:
         raise NotFound("Invitation not found.")
     return invitation
+
+
+def access_api_token(user: User, token_id: Any) -> ApiToken:
+    """One of ``user``'s own personal API tokens; anyone else's is a 404."""
+    token = ApiToken.objects.filter(user=user, pk=_as_int(token_id)).first()
+    if token is None:
+        raise NotFound("Token not found.")
+    return token

@@ -210,7 +210,7 @@ def do_set_member_status(
     if status == Status.SUSPENDED:
         _check_not_last_owner(target, "suspend")
     elif status == Status.ACTIVE:
-        _check_member_limit(target.org)
+        _check_member_limit(target.org, adding=1)
     target.status = status
     target.save(update_fields=["status"])
     action = "member.suspend" if status == Status.SUSPENDED else "member.reactivate"
@@ -238,8 +238,15 @@ def do_remove_member(actor: Membership, target: Membership, *, ip: str | None = 
 
 
 def _check_member_limit(org: Organization, adding: int = 0) -> None:
-    used = Membership.objects.filter(org=org, status__in=[Status.ACTIVE, Status.INVITED]).count()
-    if used + adding > org.member_limit:
+    """Active members plus pending invitations may not exceed the plan's member limit."""
+    active = Membership.objects.filter(org=org, status=Status.ACTIVE).count()
+    pending = Invitation.objects.filter(
+        org=org,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    ).count()
+    if active + pending + adding > org.member_limit:
         raise Conflict(
             f"The organisation's plan allows {org.member_limit} members.", code="member_limit"
         )
@@ -273,11 +280,11 @@ def do_invite_member(
             code="already_member",
             fields={"email": ["Already a member."]},
         )
-    _check_member_limit(actor.org, adding=1)
     # A fresh invitation replaces any earlier pending one for the same address.
     Invitation.objects.filter(
         org_id=actor.org_id, email=email, accepted_at__isnull=True, revoked_at__isnull=True
     ).update(revoked_at=timezone.now())
+    _check_member_limit(actor.org, adding=1)
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         org_id=actor.org_id,

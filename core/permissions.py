@@ -22,7 +22,7 @@ OWNER, ADMIN, MEMBER, GUEST = (
     Membership.Role.MEMBER,
     Membership.Role.GUEST,
 )
-ROLE_RANK = {GUEST: 0, MEMBER: 1, ADMIN: 2, OWNER: 3}
+ROLE_RANK: dict[str, int] = {GUEST: 0, MEMBER: 1, ADMIN: 2, OWNER: 3}
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
 
-from core.models import AuditLogEntry, Department, DepartmentMember, Membership, Organization, User
+from core.models import (
+    ApiToken,
+    AuditLogEntry,
+    Department,
+    DepartmentMember,
+    Invitation,
+    Membership,
+    Organization,
+    User,
+)
 
 
 def organizations_for_user(user: User) -> QuerySet[Organization]:
@@ -62,7 +72,7 @@ def department_tree(org: Organization) -> list[dict[str, Any]]:
     nodes: dict[int | None, list[dict[str, Any]]] = {}
     for dep in department_list(org).order_by("name", "id"):
         nodes.setdefault(dep.parent_id, []).append(
-            {"department": dep, "member_count": dep.member_count, "children": []}
+            {"department": dep, "member_count": getattr(dep, "member_count", 0), "children": []}
         )
     for children in nodes.values():
         for node in children:
@@ -72,3 +82,37 @@ def department_tree(org: Organization) -> list[dict[str, Any]]:
 
 def audit_log(org: Organization) -> QuerySet[AuditLogEntry]:
     return AuditLogEntry.objects.filter(org=org).select_related("actor")
+
+
+def department_members(department: Department) -> QuerySet[DepartmentMember]:
+    """A department's members, managers first, with their users loaded."""
+    return (
+        DepartmentMember.objects.filter(org_id=department.org_id, department=department)
+        .select_related("membership__user")
+        .order_by("-is_manager", "membership__user__display_name", "id")
+    )
+
+
+def pending_invitations(org: Organization) -> QuerySet[Invitation]:
+    """Invitations of ``org`` that can still be accepted, newest first."""
+    return Invitation.objects.filter(
+        org=org, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).select_related("invited_by")
+
+
+def pending_invitations_for_email(email: str) -> QuerySet[Invitation]:
+    """Open invitations addressed to ``email``, with their organisations."""
+    return Invitation.objects.filter(
+        email=email.lower(),
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    ).select_related("org", "invited_by")
+
+
+def api_tokens_for_user(user: User) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user).order_by("-id")
+
+
+def email_has_account(email: str) -> bool:
+    return User.objects.filter(email=email.lower()).exists()

@@ -19,3 +19,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "100000/min", "login": "10000/min"},
 }
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+
+# Async tests touch the database from worker threads; close those connections
+# after each use so the test database can be dropped at the end of the run.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

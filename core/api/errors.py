@@ -82,8 +82,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
         if getattr(exc, "wait", None) is not None:
             headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
+        codes = exc.get_codes()
         code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), None)
-        code = code or (exc.get_codes() if isinstance(exc.get_codes(), str) else "error")
+        code = code or (codes if isinstance(codes, str) else "error")
         message = str(exc.detail) if not isinstance(exc.detail, list | dict) else "Request failed."
         return Response(envelope(str(code), message), status=exc.status_code, headers=headers)
     if isinstance(exc, RequestDataTooBig):

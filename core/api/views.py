@@ -49,9 +49,10 @@ def _user(request: Request) -> User:
 
 
 class OrganizationListView(mixins.ListModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
-    """The organisations I belong to, and creating a new one."""
+    """The organisations I belong to (by name; a person belongs to a handful), and creating one."""
 
     serializer_class = s.OrganizationSerializer
+    pagination_class = None
 
     def get_queryset(self) -> QuerySet[Organization]:
         if getattr(self, "swagger_fake_view", False):
@@ -59,7 +60,7 @@ class OrganizationListView(mixins.ListModelMixin, viewsets.GenericViewSet):  # t
         return selectors.organizations_for_user(_user(self.request))
 
     def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()
+        context = dict(super().get_serializer_context())
         if not getattr(self, "swagger_fake_view", False) and self.request.user.is_authenticated:
             context["roles"] = dict(
                 Membership.objects.filter(user=self.request.user).values_list("org_id", "role")
@@ -226,7 +227,7 @@ class InvitationTokenView(viewsets.ViewSet):
             token,
             user=user,
             ip=client_ip(request),
-            **data.validated_data,  # type: ignore[arg-type]
+            **data.validated_data,
         )
         fresh = selectors.member_list(membership.org).get(pk=membership.pk)
         return Response(s.MemberSerializer(fresh).data, status=status.HTTP_201_CREATED)
@@ -374,11 +375,11 @@ class AuditLogViewSet(mixins.ListModelMixin, OrgScopedViewSet):
 class MeView(APIView):
     @extend_schema(responses=s.MeSerializer)
     def get(self, request: Request) -> Response:
-        return Response(s.MeSerializer(request.user).data)
+        return Response(s.MeSerializer(_user(request)).data)
 
     @extend_schema(request=s.MeSerializer, responses=s.MeSerializer)
     def patch(self, request: Request) -> Response:
-        data = s.MeSerializer(request.user, data=request.data, partial=True)
+        data = s.MeSerializer(_user(request), data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         data.save()
         return Response(data.data)
@@ -397,7 +398,7 @@ class PasswordChangeView(APIView):
         if request.auth is None:  # keep the browser session that just changed it
             from django.contrib.auth import update_session_auth_hash
 
-            update_session_auth_hash(request._request, request.user)
+            update_session_auth_hash(request._request, _user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

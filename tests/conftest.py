@@ -1,0 +1,101 @@
+"""Shared fixtures: organisations, members in every role, authenticated API clients."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import pytest
+from rest_framework.test import APIClient
+
+from core.actions import do_create_api_token, do_create_organization
+from core.models import Membership, Organization, User
+
+_seq = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Throttle counters and lockouts must not leak between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def make_user(db) -> Callable[..., User]:
+    def make(email: str | None = None, *, name: str | None = None, password: str = "correct-horse-battery", **extra) -> User:
+        n = next(_seq)
+        return User.objects.create_user(
+            email or f"user{n}@example.test", password, display_name=name or f"User {n}", **extra
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_org(make_user) -> Callable[..., Organization]:
+    def make(name: str | None = None, *, owner: User | None = None, **fields) -> Organization:
+        return do_create_organization(owner or make_user(), name=name or f"Org {next(_seq)}", **fields)
+
+    return make
+
+
+@pytest.fixture
+def add_member(make_user) -> Callable[..., Membership]:
+    def add(org: Organization, role: str = "member", *, user: User | None = None, status: str = "active", **extra) -> Membership:
+        return Membership.objects.create(org=org, user=user or make_user(), role=role, status=status, **extra)
+
+    return add
+
+
+@pytest.fixture
+def org(make_org) -> Organization:
+    return make_org("Acme Dairy")
+
+
+@pytest.fixture
+def owner(org) -> Membership:
+    return Membership.objects.get(org=org, role="owner")
+
+
+@pytest.fixture
+def admin(org, add_member) -> Membership:
+    return add_member(org, "admin")
+
+
+@pytest.fixture
+def member(org, add_member) -> Membership:
+    return add_member(org, "member")
+
+
+@pytest.fixture
+def guest(org, add_member) -> Membership:
+    return add_member(org, "guest")
+
+
+@pytest.fixture
+def other_org(make_org) -> Organization:
+    return make_org("Other Corp")
+
+
+@pytest.fixture
+def outsider(other_org) -> Membership:
+    """The owner of another organisation: the cross-organisation attacker."""
+    return Membership.objects.get(org=other_org, role="owner")
+
+
+@pytest.fixture
+def api() -> Callable[[User | Membership | None], APIClient]:
+    """``api(user_or_membership)`` → an APIClient authenticated with a real bearer token."""
+
+    def make(who: User | Membership | None = None) -> APIClient:
+        client = APIClient()
+        if who is not None:
+            user = who.user if isinstance(who, Membership) else who
+            secret = do_create_api_token(user, name="test").secret
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        return client
+
+    return make

@@ -1,0 +1,186 @@
+"""Tenant isolation over every org-scoped route, walked from the URL configuration.
+
+Each route under ``/api/v1/orgs/<org_id>/`` is called for objects of
+organisation A: by the owner of organisation B (must be 404, exactly like a
+missing object) and anonymously (must be 401). Nothing in A may change. New
+routes are picked up automatically; a route whose placeholder has no factory
+below fails loudly so it cannot slip through untested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from core.actions import do_create_department, do_invite_member
+from core.models import AuditLogEntry, Department, DepartmentMember, Invitation, Membership
+
+ORG_PREFIX = "api/v1/orgs/<int:org_id>/"
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    template: str  # e.g. "api/v1/orgs/<int:org_id>/members/<pk>/role/"
+    methods: tuple[str, ...]
+
+
+def _walk(patterns: list, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            yield from _walk(p.url_patterns, prefix + str(p.pattern))
+        else:
+            yield prefix + str(p.pattern), p
+
+
+def _methods(pattern: URLPattern) -> tuple[str, ...]:
+    callback = pattern.callback
+    actions = getattr(callback, "actions", None)
+    if actions:
+        return tuple(m for m in METHODS if m in actions)
+    view_class = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
+    return tuple(m for m in METHODS if view_class and hasattr(view_class, m))
+
+
+def _normalise(template: str) -> str:
+    """Router regexes → ``<name>`` placeholders."""
+    import re
+
+    template = template.replace("^", "").replace("$", "").replace("\\.", ".")
+    template = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"<\1>", template)
+    return template
+
+
+def org_routes() -> list[Route]:
+    routes = []
+    for template, pattern in _walk(get_resolver().url_patterns):
+        template = _normalise(template)
+        if not template.startswith(ORG_PREFIX) or "format" in template:
+            continue
+        routes.append(Route(pattern.name or template, template, _methods(pattern)))
+    return routes
+
+
+ROUTES = org_routes()
+
+
+def test_the_walker_finds_the_org_routes():
+    names = {r.name for r in ROUTES}
+    assert {"org-detail", "member-list", "member-detail", "department-detail", "audit-log-list"} <= names
+    assert all(r.methods for r in ROUTES), [r for r in ROUTES if not r.methods]
+
+
+# Objects of organisation A for each placeholder, keyed by the route's basename.
+def _pk_factories(org, owner, add_member) -> dict[str, Callable[[], object]]:
+    return {
+        "member": lambda: add_member(org, "member").pk,
+        "department": lambda: do_create_department(owner, name="Quality").pk,
+        "invitation": lambda: do_invite_member(owner, email="new@a.test").invitation.pk,
+        "role": lambda: "member",
+    }
+
+
+def _fill(route: Route, factories, org, add_member) -> str:
+    import re
+
+    basename = max((b for b in factories if route.name.startswith(b + "-")), key=len, default="")
+    values: dict[str, object] = {"org_id": org.pk}
+    for placeholder in re.findall(r"<(?:\w+:)?(\w+)>", route.template):
+        if placeholder == "org_id":
+            continue
+        if placeholder in {"pk", "role"}:
+            assert basename in factories, f"No object factory for route {route.name}: add one"
+            values[placeholder] = factories[basename]()
+        elif placeholder == "member_id":
+            values[placeholder] = add_member(org, "member").pk
+        else:
+            pytest.fail(f"Unknown placeholder <{placeholder}> in {route.template}: add a factory")
+    url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), route.template)
+    return "/" + url
+
+
+def _snapshot(org) -> tuple:
+    return (
+        tuple(Membership.objects.filter(org=org).values_list("id", "role", "status", "title").order_by("id")),
+        tuple(Department.objects.filter(org=org).values_list("id", "name", "parent_id").order_by("id")),
+        DepartmentMember.objects.filter(org=org).count(),
+        tuple(Invitation.objects.filter(org=org).values_list("id", "revoked_at", "accepted_at").order_by("id")),
+        AuditLogEntry.objects.filter(org=org).count(),
+        tuple(type(org).objects.filter(pk=org.pk).values_list("name", "brand_name", "brand_color")),
+    )
+
+
+PAYLOAD = {
+    "name": "Hijacked",
+    "brand_color": "#000000",
+    "role": "owner",
+    "title": "pwned",
+    "email": "x@evil.test",
+    "grants": {"core.member.invite": True},
+    "member_id": 1,
+}
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
+def test_other_organisation_gets_404_and_changes_nothing(route, org, owner, outsider, add_member, api):
+    factories = _pk_factories(org, owner, add_member)
+    url = _fill(route, factories, org, add_member)
+    before = _snapshot(org)
+    client = api(outsider)
+    for method in route.methods:
+        response = getattr(client, method)(url, PAYLOAD, format="json")
+        assert response.status_code == 404, (method, url, response.status_code, response.content)
+        assert response.json()["error"]["code"] == "not_found"
+    assert _snapshot(org) == before
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
+def test_anonymous_call_gets_401(route, org, owner, add_member, api):
+    url = _fill(route, _pk_factories(org, owner, add_member), org, add_member)
+    before = _snapshot(org)
+    for method in route.methods:
+        response = getattr(api(None), method)(url, PAYLOAD, format="json")
+        assert response.status_code == 401, (method, url, response.status_code)
+        assert response.json()["error"]["code"] == "not_authenticated"
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert _snapshot(org) == before
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
+def test_suspended_member_gets_404(route, org, owner, add_member, api):
+    suspended = add_member(org, "admin", status="suspended")
+    url = _fill(route, _pk_factories(org, owner, add_member), org, add_member)
+    for method in route.methods:
+        response = getattr(api(suspended), method)(url, PAYLOAD, format="json")
+        assert response.status_code == 404, (method, url, response.status_code)
+
+
+def test_unknown_org_is_404_like_another_orgs(api, member):
+    assert api(member).get("/api/v1/orgs/999999/members/").status_code == 404
+    assert api(member).get("/api/v1/orgs/0/").status_code == 404
+    response = api(member).get("/api/v1/orgs/not-a-number/")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_other_orgs_department_is_not_a_valid_parent(api, owner, outsider):
+    theirs = do_create_department(outsider, name="Theirs")
+    response = api(owner).post(
+        f"/api/v1/orgs/{owner.org_id}/departments/", {"name": "Mine", "parent": theirs.pk}, format="json"
+    )
+    assert response.status_code == 400
+    assert "parent" in response.json()["error"]["fields"]
+    assert not Department.objects.filter(name="Mine").exists()
+
+
+def test_other_orgs_member_cannot_be_added_to_my_department(api, owner, outsider):
+    dep = do_create_department(owner, name="Lab")
+    response = api(owner).post(
+        f"/api/v1/orgs/{owner.org_id}/departments/{dep.pk}/members/", {"member_id": outsider.pk}, format="json"
+    )
+    assert response.status_code == 404
+    assert not DepartmentMember.objects.filter(department=dep).exists()

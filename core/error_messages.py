@@ -65,9 +65,7 @@ def _by_code(exc: TackError) -> str | None:
     if code == "permission_denied":
         return gettext("Your role does not allow this.")
     if code == "last_owner":
-        return gettext(
-            "This is the organisation's last owner. Make someone else an owner first."
-        )
+        return gettext("This is the organisation's last owner. Make someone else an owner first.")
     if code == "member_limit":
         return gettext("The organisation has reached the number of members its plan allows.")
     if code == "wrong_account":

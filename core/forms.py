@@ -205,9 +205,9 @@ def _department_choices(
 def _roles_up_to(actor: Membership) -> list[tuple[str, str]]:
     """Roles ``actor`` may hand out: none above their own."""
     return [
-        (value, label)
+        (value, str(label))
         for value, label in Role.choices
-        if ROLE_RANK[value] <= ROLE_RANK[actor.role]  # type: ignore[index]
+        if ROLE_RANK[value] <= ROLE_RANK[actor.role]
     ]
 
 
@@ -217,7 +217,11 @@ class MemberFilterForm(forms.Form):
         required=False,
         max_length=100,
         widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": _("Name, e-mail or title"), "autocomplete": "off"}
+            attrs={
+                "type": "search",
+                "placeholder": _("Name, e-mail or title"),
+                "autocomplete": "off",
+            }
         ),
     )
     department = forms.TypedChoiceField(
@@ -227,6 +231,7 @@ class MemberFilterForm(forms.Form):
     status = forms.ChoiceField(label=_("Status"), required=False)
 
     def __init__(self, org: Organization, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "filter_%s")  # the invite form on the same page has a role
         super().__init__(*args, **kwargs)
         department = self.fields["department"]
         assert isinstance(department, forms.ChoiceField)
@@ -281,9 +286,7 @@ class DepartmentForm(TackForm):
         self, org: Organization, *args: Any, department: Department | None = None, **kwargs: Any
     ) -> None:
         if department is not None:
-            kwargs.setdefault(
-                "initial", {"name": department.name, "parent": department.parent_id}
-            )
+            kwargs.setdefault("initial", {"name": department.name, "parent": department.parent_id})
         super().__init__(*args, **kwargs)
         parent = self.fields["parent"]
         assert isinstance(parent, forms.ChoiceField)

@@ -134,7 +134,8 @@ class Membership(models.Model):
         indexes: ClassVar[list[models.Index]] = [models.Index(fields=["org", "status", "role"])]
 
     def __str__(self) -> str:
-        return f"{self.user_id}@{self.org_id} ({self.role})"
+        # Ids only: str() must not query (admin lists, logs); pickers use richer labels.
+        return f"member {self.pk} (user {self.user_id}, org {self.org_id}, {self.role})"
 
     @property
     def is_active(self) -> bool:
@@ -186,6 +187,9 @@ class DepartmentMember(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.membership_id} in {self.department_id}" + (" (manager)" * self.is_manager)
+
 
 class RoleGrant(models.Model):
     """An organisation's override of a role's default for one named operation."""
@@ -200,6 +204,9 @@ class RoleGrant(models.Model):
         constraints: ClassVar[list[models.BaseConstraint]] = [
             models.UniqueConstraint(fields=["org", "role", "permission"], name="role_grant_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {'+' if self.granted else '-'}{self.permission}"
 
 
 class Invitation(models.Model):
@@ -228,6 +235,9 @@ class Invitation(models.Model):
             models.UniqueConstraint(fields=["org", "token_hash"], name="invitation_unique_token"),
         ]
         indexes: ClassVar[list[models.Index]] = [models.Index(fields=["token_hash"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.role})"
 
     @property
     def state(self) -> str:

@@ -31,7 +31,7 @@ def member_list(
     filters: dict[str, Any] | None = None,
     base: QuerySet[Membership] | None = None,
 ) -> QuerySet[Membership]:
-    """Members of ``org`` with users and departments loaded; filters: department, role, status, q."""
+    """Members of ``org``, users and departments loaded. Filters: department, role, status, q."""
     filters = filters or {}
     qs = (
         (base if base is not None else Membership.objects.all())

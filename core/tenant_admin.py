@@ -30,15 +30,17 @@ Use them as::
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.contrib.admin.widgets import AutocompleteSelect, RelatedFieldWidgetWrapper
+from django.core.exceptions import ValidationError
+from django.db import router
 from django.db.models import ForeignKey, Model
-from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest, HttpResponse
+from django.forms.models import BaseInlineFormSet, InlineForeignKeyField
+from django.http import HttpRequest, HttpResponseBase
 from django.urls import URLPattern, path, reverse
 
 _M = TypeVar("_M", bound=Model)
@@ -51,7 +53,9 @@ if TYPE_CHECKING:
     GenericModelForm = forms.ModelForm
     GenericInlineFormSet = BaseInlineFormSet
     GenericModelChoiceField = forms.ModelChoiceField
+    _AdminMixinBase = admin.options.BaseModelAdmin[Any]  # mixed into admins of any model
 else:
+    _AdminMixinBase = object
     _C = TypeVar("_C")
     _P = TypeVar("_P")
     _F = TypeVar("_F")
@@ -143,14 +147,8 @@ def _unwrap(widget: forms.Widget) -> forms.Widget:
     return widget.widget if isinstance(widget, RelatedFieldWidgetWrapper) else widget
 
 
-class AutocompleteFormfieldMixin:
+class AutocompleteFormfieldMixin(_AdminMixinBase):
     """For model admins and inlines: autocompletes that label rows without a query each."""
-
-    admin_site: admin.AdminSite
-
-    if TYPE_CHECKING:  # provided by BaseModelAdmin
-
-        def get_autocomplete_fields(self, request: HttpRequest) -> Sequence[str]: ...
 
     def formfield_for_foreignkey(
         self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
@@ -166,7 +164,7 @@ class AutocompleteFormfieldMixin:
             kwargs["widget"] = PreloadedAutocompleteSelect(
                 db_field, self.admin_site, using=kwargs.get("using"), url_name=url_name
             )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class LabelledAutocompleteAdmin(AutocompleteFormfieldMixin, GenericModelAdmin[_M]):
@@ -181,7 +179,7 @@ class LabelledAutocompleteAdmin(AutocompleteFormfieldMixin, GenericModelAdmin[_M
     def labelled_autocomplete_url_name(self) -> str:
         return f"{self.opts.app_label}_{self.opts.model_name}_autocomplete"
 
-    def labelled_autocomplete_view(self, request: HttpRequest) -> HttpResponse:
+    def labelled_autocomplete_view(self, request: HttpRequest) -> HttpResponseBase:
         return LabelledAutocompleteJsonView.as_view(admin_site=self.admin_site)(request)
 
     def get_urls(self) -> list[URLPattern]:
@@ -199,13 +197,20 @@ class LabelledAutocompleteAdmin(AutocompleteFormfieldMixin, GenericModelAdmin[_M
 class TenantModelForm(GenericModelForm[_M]):
     """A model form for tenant-owned models.
 
-    Validates unique constraints that include ``org`` when the instance has an
-    organisation even if ``org`` is not a form field, and labels autocompletes
+    Keeps ``org`` fixed once the object exists; validates unique constraints that
+    include ``org`` even when ``org`` is not a form field; labels autocompletes
     from the related objects the instance already holds.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        org_field = self.fields.get("org")
+        if (
+            self.instance.pk is not None
+            and org_field is not None
+            and not isinstance(org_field, InlineForeignKeyField)
+        ):
+            org_field.disabled = True  # an object never moves to another organisation
         self._preload_autocomplete_labels()
 
     def _preload_autocomplete_labels(self) -> None:
@@ -222,6 +227,30 @@ class TenantModelForm(GenericModelForm[_M]):
             if related is not None:
                 key = str(getattr(related, model_field.target_field.attname))
                 widget.preloaded = {key: field.label_from_instance(related)}
+
+    def validate_unique(self) -> None:
+        """Also check unique constraints that include an inline's parent key.
+
+        Django leaves those to the formset, which only compares the submitted rows
+        with each other; a row that repeats a saved one would end in an
+        IntegrityError (a 500) instead of a form error.
+        """
+        super().validate_unique()
+        inline_keys = {
+            name for name, f in self.fields.items() if isinstance(f, InlineForeignKeyField)
+        }
+        if not inline_keys:
+            return
+        exclude = self._get_validation_exclusions()
+        using = router.db_for_write(type(self.instance), instance=self.instance)
+        for model, constraints in self.instance.get_constraints():
+            for constraint in constraints:
+                if inline_keys.isdisjoint(getattr(constraint, "fields", ())):
+                    continue
+                try:
+                    constraint.validate(model, self.instance, exclude=exclude, using=using)
+                except ValidationError as error:
+                    self.add_error(None, error)
 
     def _get_validation_exclusions(self) -> set[str]:
         exclude: set[str] = super()._get_validation_exclusions()  # type: ignore[misc]
@@ -257,11 +286,11 @@ class TenantModelAdmin(AutocompleteFormfieldMixin, GenericModelAdmin[_M]):
     """Admin for a model with an ``org`` foreign key. Subclasses list ``"org"`` too."""
 
     form = TenantModelForm
-    list_filter: Sequence[Any] = ("org",)
-    list_select_related: Sequence[str] = ("org",)
-    autocomplete_fields: Sequence[str] = ("org",)
+    list_filter: ClassVar[tuple[str | type[admin.ListFilter], ...]] = ("org",)
+    list_select_related: ClassVar[tuple[str, ...]] = ("org",)
+    autocomplete_fields: ClassVar[tuple[str, ...]] = ("org",)
 
-    def get_readonly_fields(self, request: HttpRequest, obj: _M | None = None) -> Sequence[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: _M | None = None) -> tuple[str, ...]:
         fields = tuple(super().get_readonly_fields(request, obj))
         if obj is not None and "org" not in fields:
             fields = ("org", *fields)
@@ -275,6 +304,6 @@ class LabelledTenantModelAdmin(LabelledAutocompleteAdmin[_M], TenantModelAdmin[_
 class TenantInline(AutocompleteFormfieldMixin, GenericTabularInline[_M, Any]):
     """A tabular inline whose rows take ``org`` from the parent object."""
 
-    form = TenantModelForm
+    form = TenantModelForm  # type: ignore[assignment]  # (stubs: the TypeVar does not bind)
     formset = OrgFromParentFormSet
     extra = 0

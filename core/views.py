@@ -23,7 +23,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -119,13 +119,14 @@ def org_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         try:
-            membership = access_organization(cast(User, request.user), org_id)
+            membership = access_organization(request.user, org_id)
         except NotFound:
             raise Http404 from None
         scoped = cast(OrgRequest, request)
         scoped.org = membership.org
         scoped.membership = membership
-        request.session[LAST_ORG_KEY] = membership.org_id
+        if request.session.get(LAST_ORG_KEY) != membership.org_id:
+            request.session[LAST_ORG_KEY] = membership.org_id
         try:
             return view(scoped, **kwargs)
         except NotFound as exc:
@@ -279,6 +280,11 @@ def members(request: OrgRequest) -> HttpResponse:
             m.pk for m in page if m.pk != actor.pk and ROLE_RANK[m.role] <= ROLE_RANK[actor.role]
         },
         "assignable_roles": [r for r in Membership.Role if ROLE_RANK[r] <= ROLE_RANK[actor.role]],
+        "can": {
+            "role": has_permission(actor, "core.member.role.change"),
+            "suspend": has_permission(actor, "core.member.suspend"),
+            "remove": has_permission(actor, "core.member.remove"),
+        },
     }
     if is_htmx_partial(request, "member-table"):
         response = render(request, "core/partials/member_table.html", context)
@@ -308,13 +314,13 @@ def member_role(request: OrgRequest, member_id: int) -> HttpResponse:
     form = RoleForm(request.POST)
     with flash_errors(request):
         if form.is_valid():
-            do_change_role(
+            changed = do_change_role(
                 request.membership, target, form.cleaned_data["role"], ip=client_ip(request)
             )
             messages.success(
                 request,
                 _("%(name)s is now %(role)s.")
-                % {"name": target.user.display_name, "role": Membership.Role(target.role).label},
+                % {"name": changed.user.display_name, "role": changed.get_role_display()},
             )
     return redirect_back(request, reverse("core:members", args=[request.org.pk]))
 
@@ -397,7 +403,9 @@ def departments(request: OrgRequest, department_id: int | None = None) -> HttpRe
     if selected is not None:
         links = list(department_members(selected))
         linked = {link.membership_id for link in links}
-        candidates = [m for m in member_list(org).order_by("user__display_name") if m.pk not in linked]
+        candidates = [
+            m for m in member_list(org).order_by("user__display_name") if m.pk not in linked
+        ]
         context |= {"links": links, "add_form": DepartmentMemberForm(candidates)}
     return render(request, "core/departments.html", context, status=400 if form.errors else 200)
 
@@ -566,7 +574,10 @@ def account(request: UserRequest) -> HttpResponse:
         "tokens": api_tokens_for_user(user),
     }
     failed = any(f.errors for f in (profile_form, password_form, token_form))
-    return render(request, "core/account.html", context, status=400 if failed else 200)
+    response = render(request, "core/account.html", context, status=400 if failed else 200)
+    if issued is not None:  # the secret is in this page: keep it out of every cache
+        patch_cache_control(response, no_store=True, private=True)
+    return response
 
 
 @login_required
@@ -600,11 +611,12 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     try:
         invite = get_pending_invitation(token)
     except (NotFound, Conflict) as exc:
-        context = {"error": error_message(exc)}
-        return render(request, "core/invitation.html", context, status=exc.status)
+        return render(
+            request, "core/invitation.html", {"error": error_message(exc)}, status=exc.status
+        )
     cast(OrgRequest, request).org = invite.org  # the page wears the inviting organisation's brand
 
-    user = cast(User, request.user) if request.user.is_authenticated else None
+    user = request.user if request.user.is_authenticated else None
     if user is not None:
         state = "accept" if user.email.lower() == invite.email else "wrong_account"
     else:
@@ -635,6 +647,6 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             messages.success(request, _("Welcome to %(org)s!") % {"org": invite.org.display_name})
             return redirect("core:org_home", org_id=membership.org_id)
 
-    context = {"invitation": invite, "state": state, "form": form, "error": error}
+    context: dict[str, Any] = {"invitation": invite, "state": state, "form": form, "error": error}
     failed = error or form.errors
     return render(request, "core/invitation.html", context, status=400 if failed else 200)

@@ -25,7 +25,13 @@ def _clear_cache():
 
 @pytest.fixture
 def make_user(db) -> Callable[..., User]:
-    def make(email: str | None = None, *, name: str | None = None, password: str = "correct-horse-battery", **extra) -> User:
+    def make(
+        email: str | None = None,
+        *,
+        name: str | None = None,
+        password: str = "correct-horse-battery",
+        **extra,
+    ) -> User:
         n = next(_seq)
         return User.objects.create_user(
             email or f"user{n}@example.test", password, display_name=name or f"User {n}", **extra
@@ -37,15 +43,26 @@ def make_user(db) -> Callable[..., User]:
 @pytest.fixture
 def make_org(make_user) -> Callable[..., Organization]:
     def make(name: str | None = None, *, owner: User | None = None, **fields) -> Organization:
-        return do_create_organization(owner or make_user(), name=name or f"Org {next(_seq)}", **fields)
+        return do_create_organization(
+            owner or make_user(), name=name or f"Org {next(_seq)}", **fields
+        )
 
     return make
 
 
 @pytest.fixture
 def add_member(make_user) -> Callable[..., Membership]:
-    def add(org: Organization, role: str = "member", *, user: User | None = None, status: str = "active", **extra) -> Membership:
-        return Membership.objects.create(org=org, user=user or make_user(), role=role, status=status, **extra)
+    def add(
+        org: Organization,
+        role: str = "member",
+        *,
+        user: User | None = None,
+        status: str = "active",
+        **extra,
+    ) -> Membership:
+        return Membership.objects.create(
+            org=org, user=user or make_user(), role=role, status=status, **extra
+        )
 
     return add
 

@@ -45,7 +45,7 @@ def _user(request: Request) -> User:
     return user
 
 
-# --- Organisations -------------------------------------------------------------------------
+# --- Organisations ---
 
 
 class OrganizationListView(mixins.ListModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
@@ -104,7 +104,7 @@ class OrganizationView(OrgScopedViewSet):
         return Response(self._present(org))
 
 
-# --- Members ---------------------------------------------------------------------------------
+# --- Members ---
 
 
 class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
@@ -176,7 +176,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-# --- Invitations --------------------------------------------------------------------------------
+# --- Invitations ---
 
 
 class InvitationViewSet(mixins.ListModelMixin, OrgScopedViewSet):
@@ -233,7 +233,7 @@ class InvitationTokenView(viewsets.ViewSet):
         return Response(s.MemberSerializer(fresh).data, status=status.HTTP_201_CREATED)
 
 
-# --- Departments --------------------------------------------------------------------------------
+# --- Departments ---
 
 
 class DepartmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
@@ -304,7 +304,7 @@ class DepartmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgSco
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-# --- Roles (permissions as data) -------------------------------------------------------------------
+# --- Roles (permissions as data) ---
 
 
 class RoleViewSet(OrgScopedViewSet):
@@ -356,7 +356,7 @@ class OperationListView(APIView):
         )
 
 
-# --- Audit log ---------------------------------------------------------------------------------------
+# --- Audit log ---
 
 
 class AuditLogViewSet(mixins.ListModelMixin, OrgScopedViewSet):
@@ -369,7 +369,7 @@ class AuditLogViewSet(mixins.ListModelMixin, OrgScopedViewSet):
         return queryset.select_related("actor")
 
 
-# --- Me, tokens, auth ----------------------------------------------------------------------------------
+# --- Me, tokens, auth ---
 
 
 class MeView(APIView):

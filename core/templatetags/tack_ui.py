@@ -8,7 +8,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
-# 24×24 line icons, drawn for Tack: each value is the inside of an <svg> element.
+# 24 by 24 line icons, drawn for Tack: each value is the inside of an <svg> element.
 ICONS: dict[str, str] = {
     "chat": '<path d="M4 5.5h16v11H10l-4.5 3.5v-3.5H4z"/><path d="M8 10h8M8 13h5"/>',
     "apps": (
@@ -31,12 +31,14 @@ ICONS: dict[str, str] = {
         '<circle cx="17" cy="9.5" r="2.5"/><path d="M16.5 14.1A5 5 0 0 1 21.5 19"/>'
     ),
     "departments": (
-        '<rect x="9" y="3" width="6" height="5" rx="1"/><rect x="3" y="16" width="6" height="5" rx="1"/>'
+        '<rect x="9" y="3" width="6" height="5" rx="1"/>'
+        '<rect x="3" y="16" width="6" height="5" rx="1"/>'
         '<rect x="15" y="16" width="6" height="5" rx="1"/><path d="M12 8v4M6 16v-4h12v4"/>'
     ),
     "settings": (
         '<path d="M4 6.5h9M17 6.5h3M4 12h3M11 12h9M4 17.5h11M19 17.5h1"/>'
-        '<circle cx="15" cy="6.5" r="2"/><circle cx="9" cy="12" r="2"/><circle cx="17" cy="17.5" r="2"/>'
+        '<circle cx="15" cy="6.5" r="2"/><circle cx="9" cy="12" r="2"/>'
+        '<circle cx="17" cy="17.5" r="2"/>'
     ),
     "code": '<path d="M8 7.5 3.5 12 8 16.5M16 7.5l4.5 4.5-4.5 4.5M13.5 5l-3 14"/>',
     "chevron": '<path d="m7 10 5 5 5-5"/>',
@@ -47,7 +49,8 @@ ICONS: dict[str, str] = {
     "user": '<circle cx="12" cy="8" r="4"/><path d="M4 21a8 8 0 0 1 16 0"/>',
     "globe": (
         '<circle cx="12" cy="12" r="9"/><path d="M3 12h18"/>'
-        '<path d="M12 3c2.5 2.6 3.7 5.6 3.7 9s-1.2 6.4-3.7 9c-2.5-2.6-3.7-5.6-3.7-9S9.5 5.6 12 3z"/>'
+        '<path d="M12 3c2.5 2.6 3.7 5.6 3.7 9s-1.2 6.4-3.7 9'
+        'c-2.5-2.6-3.7-5.6-3.7-9S9.5 5.6 12 3z"/>'
     ),
     "key": '<circle cx="8" cy="15" r="4"/><path d="m11 12 8.5-8.5M16.5 6.5l2.5 2.5M14 9l2 2"/>',
     "trash": '<path d="M4 7h16M9.5 7V4.5h5V7M6 7l1 13h10l1-13M10 11v5M14 11v5"/>',
@@ -65,16 +68,22 @@ ICONS: dict[str, str] = {
         '<rect x="9" y="9" width="11" height="11" rx="2"/>'
         '<path d="M15 9V5.5A1.5 1.5 0 0 0 13.5 4h-8A1.5 1.5 0 0 0 4 5.5v8A1.5 1.5 0 0 0 5.5 15H9"/>'
     ),
-    "lock": '<rect x="5" y="10.5" width="14" height="10" rx="2"/><path d="M8 10.5V7a4 4 0 0 1 8 0v3.5"/>',
+    "lock": (
+        '<rect x="5" y="10.5" width="14" height="10" rx="2"/>'
+        '<path d="M8 10.5V7a4 4 0 0 1 8 0v3.5"/>'
+    ),
     "arrow-right": '<path d="M5 12h14M13 6l6 6-6 6"/>',
     "clock": '<circle cx="12" cy="12" r="9"/><path d="M12 7v5l3 2"/>',
     "star": '<path d="m12 4 2.4 5 5.4.6-4 3.7 1.1 5.4L12 16l-4.9 2.7 1.1-5.4-4-3.7 5.4-.6z"/>',
     "palette": (
         '<path d="M12 3.5a8.5 8.5 0 0 0 0 17c1.2 0 1.8-.9 1.5-1.9-.4-1.2.4-2.6 1.8-2.6h1.7'
         'a3.5 3.5 0 0 0 3.5-3.5c0-5-3.8-9-8.5-9z"/>'
-        '<circle cx="8" cy="11" r="1"/><circle cx="11" cy="7.5" r="1"/><circle cx="15.5" cy="8.5" r="1"/>'
+        '<circle cx="8" cy="11" r="1"/><circle cx="11" cy="7.5" r="1"/>'
+        '<circle cx="15.5" cy="8.5" r="1"/>'
     ),
-    "shield": '<path d="M12 3.5 19 6v5.5c0 4.3-3 7.7-7 9-4-1.3-7-4.7-7-9V6z"/><path d="m9 12 2 2 4-4"/>',
+    "shield": (
+        '<path d="M12 3.5 19 6v5.5c0 4.3-3 7.7-7 9-4-1.3-7-4.7-7-9V6z"/><path d="m9 12 2 2 4-4"/>'
+    ),
 }
 
 
@@ -97,10 +106,16 @@ def icon(name: str, size: int = 20, label: str = "") -> SafeString:
 
 @register.filter
 def initials(name: str) -> str:
-    """One or two letters for an avatar: "Ada Lovelace" → "AL", "张伟" → "张"."""
-    words = [w for w in str(name).split() if w]
+    """One or two letters for an avatar.
+
+    "Ada Lovelace" → "AL", "Xu Ming 徐明" → "XM", "张伟" → "张".
+    """
+    words = str(name).split()
     if not words:
         return "?"
-    if len(words) == 1 or not words[0][:1].isascii():
-        return words[0][:1].upper()
-    return (words[0][:1] + words[-1][:1]).upper()
+    if not words[0][:1].isascii():
+        return words[0][:1]
+    latin = [w for w in words if w[:1].isascii() and w[:1].isalnum()] or words
+    if len(latin) == 1:
+        return latin[0][:1].upper()
+    return (latin[0][:1] + latin[-1][:1]).upper()

@@ -19,7 +19,12 @@ def test_token_login_issues_a_hashed_token_that_works(make_user):
     make_user("dev@dairy.test", password="correct-horse-battery")
     response = APIClient().post(
         "/api/v1/auth/token/",
-        {"email": "DEV@dairy.test", "password": "correct-horse-battery", "name": "CLI", "expires_in_days": 7},
+        {
+            "email": "DEV@dairy.test",
+            "password": "correct-horse-battery",
+            "name": "CLI",
+            "expires_in_days": 7,
+        },
         format="json",
     )
     assert response.status_code == 201, response.content
@@ -36,7 +41,9 @@ def test_token_login_issues_a_hashed_token_that_works(make_user):
 
 def test_wrong_password_is_401_in_the_envelope(make_user):
     make_user("dev@dairy.test")
-    response = APIClient().post("/api/v1/auth/token/", {"email": "dev@dairy.test", "password": "nope"}, format="json")
+    response = APIClient().post(
+        "/api/v1/auth/token/", {"email": "dev@dairy.test", "password": "nope"}, format="json"
+    )
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "authentication_failed"
     assert not ApiToken.objects.exists()
@@ -46,9 +53,13 @@ def test_repeated_failures_lock_the_account_out(make_user, settings):
     make_user("dev@dairy.test", password="correct-horse-battery")
     client = APIClient()
     for _ in range(settings.AXES_FAILURE_LIMIT):
-        client.post("/api/v1/auth/token/", {"email": "dev@dairy.test", "password": "wrong"}, format="json")
+        client.post(
+            "/api/v1/auth/token/", {"email": "dev@dairy.test", "password": "wrong"}, format="json"
+        )
     locked = client.post(
-        "/api/v1/auth/token/", {"email": "dev@dairy.test", "password": "correct-horse-battery"}, format="json"
+        "/api/v1/auth/token/",
+        {"email": "dev@dairy.test", "password": "correct-horse-battery"},
+        format="json",
     )
     assert locked.status_code == 429
     assert locked.json()["error"]["code"] in {"locked_out", "throttled"}
@@ -61,7 +72,9 @@ def test_revoked_and_expired_tokens_are_refused(api, member):
     assert client.get("/api/v1/me/").status_code == 200
     ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert client.get("/api/v1/me/").status_code == 401
-    ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() + timedelta(days=1), revoked_at=timezone.now())
+    ApiToken.objects.filter(pk=token.pk).update(
+        expires_at=timezone.now() + timedelta(days=1), revoked_at=timezone.now()
+    )
     response = client.get("/api/v1/me/")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "authentication_failed"
@@ -83,7 +96,9 @@ def test_a_suspended_users_token_stops_working(api, member):
 
 def test_manage_my_tokens(api, member):
     client = api(member)
-    created = client.post("/api/v1/me/tokens/", {"name": "Laptop", "expires_in_days": 30}, format="json")
+    created = client.post(
+        "/api/v1/me/tokens/", {"name": "Laptop", "expires_in_days": 30}, format="json"
+    )
     assert created.status_code == 201
     listed = client.get("/api/v1/me/tokens/").json()["results"]
     assert {t["name"] for t in listed} == {"test", "Laptop"}
@@ -95,7 +110,13 @@ def test_manage_my_tokens(api, member):
 
 
 def test_someone_elses_token_cannot_be_revoked(api, member, admin):
-    theirs = ApiToken.objects.create(user=admin.user, name="x", prefix="p", token_hash="h" * 64, expires_at=timezone.now() + timedelta(days=1))
+    theirs = ApiToken.objects.create(
+        user=admin.user,
+        name="x",
+        prefix="p",
+        token_hash="h" * 64,
+        expires_at=timezone.now() + timedelta(days=1),
+    )
     assert api(member).delete(f"/api/v1/me/tokens/{theirs.pk}/").status_code == 404
     theirs.refresh_from_db()
     assert theirs.revoked_at is None
@@ -104,14 +125,23 @@ def test_someone_elses_token_cannot_be_revoked(api, member, admin):
 def test_session_login_then_csrf_protected_writes_and_logout(make_user):
     make_user("web@dairy.test", password="correct-horse-battery")
     client = APIClient(enforce_csrf_checks=True)
-    response = client.post("/api/v1/auth/login/", {"email": "web@dairy.test", "password": "correct-horse-battery"}, format="json")
+    response = client.post(
+        "/api/v1/auth/login/",
+        {"email": "web@dairy.test", "password": "correct-horse-battery"},
+        format="json",
+    )
     assert response.status_code == 200
     assert client.get("/api/v1/me/").status_code == 200
     no_csrf = client.patch("/api/v1/me/", {"display_name": "X"}, format="json")
     assert no_csrf.status_code == 403
     assert "CSRF" in no_csrf.json()["error"]["message"]
     csrf = client.cookies["csrftoken"].value
-    ok = client.patch("/api/v1/me/", {"display_name": "Web User", "locale": "zh-hans"}, format="json", HTTP_X_CSRFTOKEN=csrf)
+    ok = client.patch(
+        "/api/v1/me/",
+        {"display_name": "Web User", "locale": "zh-hans"},
+        format="json",
+        HTTP_X_CSRFTOKEN=csrf,
+    )
     assert ok.status_code == 200 and ok.json()["locale"] == "zh-hans"
     assert client.post("/api/v1/auth/logout/", HTTP_X_CSRFTOKEN=csrf).status_code == 204
     assert client.get("/api/v1/me/").status_code == 401
@@ -126,11 +156,23 @@ def test_logout_with_a_token_revokes_it(api, member):
 def test_password_change(api, make_user):
     user = make_user(password="correct-horse-battery")
     client = api(user)
-    wrong = client.post("/api/v1/me/password/", {"current_password": "x", "new_password": "another-long-passphrase"}, format="json")
+    wrong = client.post(
+        "/api/v1/me/password/",
+        {"current_password": "x", "new_password": "another-long-passphrase"},
+        format="json",
+    )
     assert wrong.status_code == 400 and "current_password" in wrong.json()["error"]["fields"]
-    weak = client.post("/api/v1/me/password/", {"current_password": "correct-horse-battery", "new_password": "1234"}, format="json")
+    weak = client.post(
+        "/api/v1/me/password/",
+        {"current_password": "correct-horse-battery", "new_password": "1234"},
+        format="json",
+    )
     assert weak.status_code == 400 and "new_password" in weak.json()["error"]["fields"]
-    ok = client.post("/api/v1/me/password/", {"current_password": "correct-horse-battery", "new_password": "another-long-passphrase"}, format="json")
+    ok = client.post(
+        "/api/v1/me/password/",
+        {"current_password": "correct-horse-battery", "new_password": "another-long-passphrase"},
+        format="json",
+    )
     assert ok.status_code == 204
     user.refresh_from_db()
     assert user.check_password("another-long-passphrase")
@@ -150,7 +192,9 @@ def test_me_rejects_unknown_locale(api, member):
 def test_api_throttling_answers_429_in_the_envelope(api, member, monkeypatch):
     from rest_framework.throttling import SimpleRateThrottle
 
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"user": "3/min", "anon": "3/min", "login": "3/min"})
+    monkeypatch.setattr(
+        SimpleRateThrottle, "THROTTLE_RATES", {"user": "3/min", "anon": "3/min", "login": "3/min"}
+    )
     client = api(member)
     codes = [client.get("/api/v1/me/").status_code for _ in range(5)]
     assert codes[:3] == [200, 200, 200] and codes[3] == 429
@@ -162,7 +206,16 @@ def test_api_throttling_answers_429_in_the_envelope(api, member, monkeypatch):
 def test_login_endpoints_have_their_own_stricter_throttle(monkeypatch, db):
     from rest_framework.throttling import SimpleRateThrottle
 
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"user": "1000/min", "anon": "1000/min", "login": "2/min"})
+    monkeypatch.setattr(
+        SimpleRateThrottle,
+        "THROTTLE_RATES",
+        {"user": "1000/min", "anon": "1000/min", "login": "2/min"},
+    )
     client = APIClient()
-    codes = [client.post("/api/v1/auth/login/", {"email": f"u{i}@x.test", "password": "x"}, format="json").status_code for i in range(3)]
+    codes = [
+        client.post(
+            "/api/v1/auth/login/", {"email": f"u{i}@x.test", "password": "x"}, format="json"
+        ).status_code
+        for i in range(3)
+    ]
     assert codes == [401, 401, 429]

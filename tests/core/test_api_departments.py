@@ -21,7 +21,9 @@ def test_create_rename_move_and_delete(api, admin):
 
     renamed = api(admin).patch(durl(admin, f"{lab['id']}/"), {"name": "QA Lab"}, format="json")
     assert renamed.status_code == 200 and renamed.json()["name"] == "QA Lab"
-    moved = api(admin).patch(durl(admin, f"{lab['id']}/"), {"parent": production["id"]}, format="json")
+    moved = api(admin).patch(
+        durl(admin, f"{lab['id']}/"), {"parent": production["id"]}, format="json"
+    )
     assert moved.json()["parent"] == production["id"]
     to_root = api(admin).patch(durl(admin, f"{lab['id']}/"), {"parent": None}, format="json")
     assert to_root.json()["parent"] is None
@@ -57,7 +59,9 @@ def test_a_non_empty_department_cannot_be_deleted(api, admin, member):
     q = create(api, admin, "Quality").json()
     lab = create(api, admin, "Lab", q["id"]).json()
     response = api(admin).delete(durl(admin, f"{q['id']}/"))
-    assert response.status_code == 409 and response.json()["error"]["code"] == "department_not_empty"
+    assert (
+        response.status_code == 409 and response.json()["error"]["code"] == "department_not_empty"
+    )
     api(admin).post(durl(admin, f"{lab['id']}/members/"), {"member_id": member.pk}, format="json")
     assert api(admin).delete(durl(admin, f"{lab['id']}/")).status_code == 409
     assert Department.objects.filter(pk__in=[q["id"], lab["id"]]).count() == 2
@@ -66,11 +70,18 @@ def test_a_non_empty_department_cannot_be_deleted(api, admin, member):
 def test_members_join_departments_with_managers(api, admin, member):
     lab = create(api, admin, "Lab").json()
     qa = create(api, admin, "QA").json()
-    r = api(admin).post(durl(admin, f"{lab['id']}/members/"), {"member_id": member.pk, "is_manager": True}, format="json")
+    r = api(admin).post(
+        durl(admin, f"{lab['id']}/members/"),
+        {"member_id": member.pk, "is_manager": True},
+        format="json",
+    )
     assert r.status_code == 201
     api(admin).post(durl(admin, f"{qa['id']}/members/"), {"member_id": member.pk}, format="json")
     links = DepartmentMember.objects.filter(membership=member).order_by("department__name")
-    assert [(link.department.name, link.is_manager) for link in links] == [("Lab", True), ("QA", False)]
+    assert [(link.department.name, link.is_manager) for link in links] == [
+        ("Lab", True),
+        ("QA", False),
+    ]
     assert api(admin).get(durl(admin, f"{lab['id']}/")).json()["member_count"] == 1
     assert api(admin).delete(durl(admin, f"{lab['id']}/members/{member.pk}/")).status_code == 204
     assert api(admin).delete(durl(admin, f"{lab['id']}/members/{member.pk}/")).status_code == 404

@@ -21,14 +21,19 @@ def assert_envelope(response, status, code=None):
 
 def test_malformed_json_is_400(api, owner):
     response = api(owner).generic(
-        "POST", f"/api/v1/orgs/{owner.org_id}/departments/", "{not json", content_type="application/json"
+        "POST",
+        f"/api/v1/orgs/{owner.org_id}/departments/",
+        "{not json",
+        content_type="application/json",
     )
     assert_envelope(response, 400, "malformed_request")
 
 
 def test_wrong_types_are_field_errors(api, owner):
     response = api(owner).post(
-        f"/api/v1/orgs/{owner.org_id}/departments/", {"name": {"x": 1}, "parent": "abc"}, format="json"
+        f"/api/v1/orgs/{owner.org_id}/departments/",
+        {"name": {"x": 1}, "parent": "abc"},
+        format="json",
     )
     error = assert_envelope(response, 400, "invalid")
     assert set(error["fields"]) == {"name", "parent"}
@@ -55,11 +60,17 @@ def test_unknown_api_path_is_404_envelope(api, owner):
 
 
 def test_method_not_allowed_is_405_envelope(api, owner):
-    assert_envelope(api(owner).put(f"/api/v1/orgs/{owner.org_id}/", {}, format="json"), 405, "method_not_allowed")
+    assert_envelope(
+        api(owner).put(f"/api/v1/orgs/{owner.org_id}/", {}, format="json"),
+        405,
+        "method_not_allowed",
+    )
 
 
 def test_unsupported_media_type_is_415(api, make_user):
-    response = api(make_user()).generic("POST", "/api/v1/orgs/", "name=x", content_type="text/plain")
+    response = api(make_user()).generic(
+        "POST", "/api/v1/orgs/", "name=x", content_type="text/plain"
+    )
     assert_envelope(response, 415, "unsupported_media_type")
 
 
@@ -72,7 +83,9 @@ def test_unexpected_exceptions_become_a_500_envelope(api, member, monkeypatch):
     monkeypatch.setattr(selectors, "member_list", boom)
     client = api(member)
     client.raise_request_exception = False
-    error = assert_envelope(client.get(f"/api/v1/orgs/{member.org_id}/members/"), 500, "server_error")
+    error = assert_envelope(
+        client.get(f"/api/v1/orgs/{member.org_id}/members/"), 500, "server_error"
+    )
     assert "fire" not in error["message"]  # internals are logged, not shown
 
 

@@ -9,14 +9,18 @@ pytestmark = pytest.mark.django_db
 
 
 def invite(api, who, email="new.person@dairy.test", role="member"):
-    return api(who).post(f"/api/v1/orgs/{who.org_id}/invitations/", {"email": email, "role": role}, format="json")
+    return api(who).post(
+        f"/api/v1/orgs/{who.org_id}/invitations/", {"email": email, "role": role}, format="json"
+    )
 
 
 def token_of(response):
     return re.search(r"/invite/([^/]+)/", response.json()["accept_url"]).group(1)
 
 
-def test_invite_sends_an_email_with_a_single_use_link(api, admin, django_capture_on_commit_callbacks):
+def test_invite_sends_an_email_with_a_single_use_link(
+    api, admin, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = invite(api, admin, email="New.Person@Dairy.test")
     assert response.status_code == 201, response.content
@@ -48,11 +52,16 @@ def test_accept_creates_the_account_and_membership(api, admin):
 def test_a_used_token_cannot_be_reused(api, admin):
     token = token_of(invite(api, admin))
     data = {"display_name": "New", "password": "a-long-enough-passphrase"}
-    assert api(None).post(f"/api/v1/invitations/{token}/accept/", data, format="json").status_code == 201
+    assert (
+        api(None).post(f"/api/v1/invitations/{token}/accept/", data, format="json").status_code
+        == 201
+    )
     again = api(None).post(f"/api/v1/invitations/{token}/accept/", data, format="json")
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "invitation_accepted"
-    assert Membership.objects.filter(org=admin.org, user__email="new.person@dairy.test").count() == 1
+    assert (
+        Membership.objects.filter(org=admin.org, user__email="new.person@dairy.test").count() == 1
+    )
 
 
 def test_an_unknown_token_is_404(api):
@@ -64,7 +73,9 @@ def test_an_unknown_token_is_404(api):
 def test_weak_password_is_refused_and_nothing_is_created(api, admin):
     token = token_of(invite(api, admin))
     response = api(None).post(
-        f"/api/v1/invitations/{token}/accept/", {"display_name": "", "password": "123"}, format="json"
+        f"/api/v1/invitations/{token}/accept/",
+        {"display_name": "", "password": "123"},
+        format="json",
     )
     assert response.status_code == 400
     assert set(response.json()["error"]["fields"]) == {"display_name", "password"}
@@ -77,7 +88,9 @@ def test_an_existing_account_links_when_signed_in_as_that_address(api, admin, ma
     token = token_of(invite(api, admin, email="known@dairy.test"))
     anonymous = api(None).post(f"/api/v1/invitations/{token}/accept/", {}, format="json")
     assert anonymous.status_code == 409 and anonymous.json()["error"]["code"] == "sign_in_required"
-    wrong = api(make_user("someone.else@dairy.test")).post(f"/api/v1/invitations/{token}/accept/", {}, format="json")
+    wrong = api(make_user("someone.else@dairy.test")).post(
+        f"/api/v1/invitations/{token}/accept/", {}, format="json"
+    )
     assert wrong.status_code == 403
     response = api(existing).post(f"/api/v1/invitations/{token}/accept/", {}, format="json")
     assert response.status_code == 201
@@ -101,13 +114,29 @@ def test_reinviting_replaces_the_pending_invitation(api, admin):
 def test_revoked_and_expired_invitations_are_closed(api, admin):
     response = invite(api, admin)
     token = token_of(response)
-    assert api(admin).delete(f"/api/v1/orgs/{admin.org_id}/invitations/{response.json()['id']}/").status_code == 204
-    assert api(None).get(f"/api/v1/invitations/{token}/").json()["error"]["code"] == "invitation_revoked"
-    assert api(admin).delete(f"/api/v1/orgs/{admin.org_id}/invitations/{response.json()['id']}/").status_code == 409
+    assert (
+        api(admin)
+        .delete(f"/api/v1/orgs/{admin.org_id}/invitations/{response.json()['id']}/")
+        .status_code
+        == 204
+    )
+    assert (
+        api(None).get(f"/api/v1/invitations/{token}/").json()["error"]["code"]
+        == "invitation_revoked"
+    )
+    assert (
+        api(admin)
+        .delete(f"/api/v1/orgs/{admin.org_id}/invitations/{response.json()['id']}/")
+        .status_code
+        == 409
+    )
 
     token = token_of(invite(api, admin, email="late@dairy.test"))
     Invitation.objects.filter(email="late@dairy.test").update(expires_at="2000-01-01T00:00:00Z")
-    assert api(None).get(f"/api/v1/invitations/{token}/").json()["error"]["code"] == "invitation_expired"
+    assert (
+        api(None).get(f"/api/v1/invitations/{token}/").json()["error"]["code"]
+        == "invitation_expired"
+    )
 
 
 def test_members_cannot_invite_and_admins_cannot_invite_owners(api, member, admin):

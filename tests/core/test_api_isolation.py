@@ -70,7 +70,13 @@ ROUTES = org_routes()
 
 def test_the_walker_finds_the_org_routes():
     names = {r.name for r in ROUTES}
-    assert {"org-detail", "member-list", "member-detail", "department-detail", "audit-log-list"} <= names
+    assert {
+        "org-detail",
+        "member-list",
+        "member-detail",
+        "department-detail",
+        "audit-log-list",
+    } <= names
     assert all(r.methods for r in ROUTES), [r for r in ROUTES if not r.methods]
 
 
@@ -105,10 +111,20 @@ def _fill(route: Route, factories, org, add_member) -> str:
 
 def _snapshot(org) -> tuple:
     return (
-        tuple(Membership.objects.filter(org=org).values_list("id", "role", "status", "title").order_by("id")),
-        tuple(Department.objects.filter(org=org).values_list("id", "name", "parent_id").order_by("id")),
+        tuple(
+            Membership.objects.filter(org=org)
+            .values_list("id", "role", "status", "title")
+            .order_by("id")
+        ),
+        tuple(
+            Department.objects.filter(org=org).values_list("id", "name", "parent_id").order_by("id")
+        ),
         DepartmentMember.objects.filter(org=org).count(),
-        tuple(Invitation.objects.filter(org=org).values_list("id", "revoked_at", "accepted_at").order_by("id")),
+        tuple(
+            Invitation.objects.filter(org=org)
+            .values_list("id", "revoked_at", "accepted_at")
+            .order_by("id")
+        ),
         AuditLogEntry.objects.filter(org=org).count(),
         tuple(type(org).objects.filter(pk=org.pk).values_list("name", "brand_name", "brand_color")),
     )
@@ -126,7 +142,9 @@ PAYLOAD = {
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
-def test_other_organisation_gets_404_and_changes_nothing(route, org, owner, outsider, add_member, api):
+def test_other_organisation_gets_404_and_changes_nothing(
+    route, org, owner, outsider, add_member, api
+):
     factories = _pk_factories(org, owner, add_member)
     url = _fill(route, factories, org, add_member)
     before = _snapshot(org)
@@ -170,7 +188,9 @@ def test_unknown_org_is_404_like_another_orgs(api, member):
 def test_other_orgs_department_is_not_a_valid_parent(api, owner, outsider):
     theirs = do_create_department(outsider, name="Theirs")
     response = api(owner).post(
-        f"/api/v1/orgs/{owner.org_id}/departments/", {"name": "Mine", "parent": theirs.pk}, format="json"
+        f"/api/v1/orgs/{owner.org_id}/departments/",
+        {"name": "Mine", "parent": theirs.pk},
+        format="json",
     )
     assert response.status_code == 400
     assert "parent" in response.json()["error"]["fields"]
@@ -180,7 +200,9 @@ def test_other_orgs_department_is_not_a_valid_parent(api, owner, outsider):
 def test_other_orgs_member_cannot_be_added_to_my_department(api, owner, outsider):
     dep = do_create_department(owner, name="Lab")
     response = api(owner).post(
-        f"/api/v1/orgs/{owner.org_id}/departments/{dep.pk}/members/", {"member_id": outsider.pk}, format="json"
+        f"/api/v1/orgs/{owner.org_id}/departments/{dep.pk}/members/",
+        {"member_id": outsider.pk},
+        format="json",
     )
     assert response.status_code == 404
     assert not DepartmentMember.objects.filter(department=dep).exists()

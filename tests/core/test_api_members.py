@@ -10,11 +10,17 @@ def url(m, suffix=""):
     return f"/api/v1/orgs/{m.org_id}/members/{suffix}"
 
 
-def test_member_list_filters_by_role_status_department_and_text(api, org, owner, add_member, make_user):
+def test_member_list_filters_by_role_status_department_and_text(
+    api, org, owner, add_member, make_user
+):
     lab = do_create_department(owner, name="Lab")
-    alice = add_member(org, "member", user=make_user("alice@dairy.test", name="Alice Zhang"), title="Inspector")
+    alice = add_member(
+        org, "member", user=make_user("alice@dairy.test", name="Alice Zhang"), title="Inspector"
+    )
     bob = add_member(org, "admin", user=make_user("bob@dairy.test", name="Bob Li"))
-    carol = add_member(org, "member", user=make_user("carol@dairy.test", name="Carol 王"), status="suspended")
+    carol = add_member(
+        org, "member", user=make_user("carol@dairy.test", name="Carol 王"), status="suspended"
+    )
     do_add_department_member(owner, lab, alice, is_manager=True)
     client = api(owner)
 
@@ -49,7 +55,9 @@ def test_member_list_is_cursor_paginated(api, org, owner, add_member):
     assert not {m["id"] for m in first["results"]} & {m["id"] for m in second["results"]}
 
 
-def test_member_list_does_not_grow_queries_with_members(api, org, owner, add_member, django_assert_max_num_queries):
+def test_member_list_does_not_grow_queries_with_members(
+    api, org, owner, add_member, django_assert_max_num_queries
+):
     lab = do_create_department(owner, name="Lab")
     for _ in range(20):
         do_add_department_member(owner, lab, add_member(org))
@@ -71,8 +79,18 @@ def test_admin_changes_a_role_and_it_is_audited(api, admin, member):
 
 
 def test_admin_cannot_grant_owner_or_touch_an_owner(api, admin, owner, member):
-    assert api(admin).post(url(admin, f"{member.pk}/role/"), {"role": "owner"}, format="json").status_code == 403
-    assert api(admin).post(url(admin, f"{owner.pk}/role/"), {"role": "member"}, format="json").status_code == 403
+    assert (
+        api(admin)
+        .post(url(admin, f"{member.pk}/role/"), {"role": "owner"}, format="json")
+        .status_code
+        == 403
+    )
+    assert (
+        api(admin)
+        .post(url(admin, f"{owner.pk}/role/"), {"role": "member"}, format="json")
+        .status_code
+        == 403
+    )
     assert api(admin).post(url(admin, f"{owner.pk}/suspend/")).status_code == 403
     owner.refresh_from_db()
     assert owner.role == "owner" and owner.status == "active"
@@ -118,7 +136,9 @@ def test_suspend_and_reactivate(api, admin, member):
     assert api(member).get(url(member)).status_code == 404
     assert client.post(url(admin, f"{member.pk}/reactivate/")).json()["status"] == "active"
     assert api(member).get(url(member)).status_code == 200
-    actions = list(AuditLogEntry.objects.filter(org_id=admin.org_id).values_list("action", flat=True))
+    actions = list(
+        AuditLogEntry.objects.filter(org_id=admin.org_id).values_list("action", flat=True)
+    )
     assert "member.suspend" in actions and "member.reactivate" in actions
 
 
@@ -137,9 +157,20 @@ def test_reactivation_respects_the_member_limit(api, org, admin, member):
 
 
 def test_admin_edits_a_title_and_members_edit_their_own(api, admin, member):
-    assert api(admin).patch(url(admin, f"{member.pk}/"), {"title": "QA lead"}, format="json").json()["title"] == "QA lead"
-    assert api(member).patch(url(member, f"{member.pk}/"), {"title": "Me"}, format="json").status_code == 200
-    assert api(member).patch(url(member, f"{admin.pk}/"), {"title": "x"}, format="json").status_code == 403
+    assert (
+        api(admin)
+        .patch(url(admin, f"{member.pk}/"), {"title": "QA lead"}, format="json")
+        .json()["title"]
+        == "QA lead"
+    )
+    assert (
+        api(member).patch(url(member, f"{member.pk}/"), {"title": "Me"}, format="json").status_code
+        == 200
+    )
+    assert (
+        api(member).patch(url(member, f"{admin.pk}/"), {"title": "x"}, format="json").status_code
+        == 403
+    )
 
 
 def test_remove_member_and_leave(api, admin, member, add_member, org):

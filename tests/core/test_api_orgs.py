@@ -66,7 +66,9 @@ def test_admin_updates_branding_and_it_is_audited(api, admin):
 
 
 def test_member_cannot_change_branding(api, member):
-    response = api(member).patch(f"/api/v1/orgs/{member.org_id}/", {"brand_color": "#000000"}, format="json")
+    response = api(member).patch(
+        f"/api/v1/orgs/{member.org_id}/", {"brand_color": "#000000"}, format="json"
+    )
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "permission_denied"
     member.org.refresh_from_db()
@@ -74,14 +76,18 @@ def test_member_cannot_change_branding(api, member):
 
 
 def test_invalid_colour_is_a_field_error(api, admin):
-    response = api(admin).patch(f"/api/v1/orgs/{admin.org_id}/", {"brand_color": "pink"}, format="json")
+    response = api(admin).patch(
+        f"/api/v1/orgs/{admin.org_id}/", {"brand_color": "pink"}, format="json"
+    )
     assert response.status_code == 400
     assert "brand_color" in response.json()["error"]["fields"]
 
 
 def test_read_only_fields_are_ignored_not_written(api, admin):
     response = api(admin).patch(
-        f"/api/v1/orgs/{admin.org_id}/", {"member_limit": 100000, "edition": "proprietary"}, format="json"
+        f"/api/v1/orgs/{admin.org_id}/",
+        {"member_limit": 100000, "edition": "proprietary"},
+        format="json",
     )
     assert response.status_code == 200
     admin.org.refresh_from_db()
@@ -98,13 +104,17 @@ def test_logo_upload_is_stored_and_oversized_logo_is_413(api, admin, settings, t
     Image.new("RGB", (16, 16), "#ff0000").save(buf, "PNG")
     buf.name = "logo.png"
     buf.seek(0)
-    response = api(admin).patch(f"/api/v1/orgs/{admin.org_id}/", {"brand_logo": buf}, format="multipart")
+    response = api(admin).patch(
+        f"/api/v1/orgs/{admin.org_id}/", {"brand_logo": buf}, format="multipart"
+    )
     assert response.status_code == 200, response.content
     assert response.json()["brand_logo"].endswith(".png")
 
     settings.LOGO_MAX_BYTES = 10
     buf.seek(0)
-    response = api(admin).patch(f"/api/v1/orgs/{admin.org_id}/", {"brand_logo": buf}, format="multipart")
+    response = api(admin).patch(
+        f"/api/v1/orgs/{admin.org_id}/", {"brand_logo": buf}, format="multipart"
+    )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "too_large"
 
@@ -115,6 +125,8 @@ def test_a_file_that_is_not_an_image_is_refused_as_logo(api, admin, settings, tm
     settings.MEDIA_ROOT = tmp_path
     fake = io.BytesIO(b"<script>alert(1)</script>")
     fake.name = "logo.png"
-    response = api(admin).patch(f"/api/v1/orgs/{admin.org_id}/", {"brand_logo": fake}, format="multipart")
+    response = api(admin).patch(
+        f"/api/v1/orgs/{admin.org_id}/", {"brand_logo": fake}, format="multipart"
+    )
     assert response.status_code == 400
     assert "brand_logo" in response.json()["error"]["fields"]

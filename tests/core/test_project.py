@@ -70,7 +70,11 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
 
     from django.core.exceptions import ImproperlyConfigured
 
-    env = {"DATABASE_URL": "postgres://u@db/tack", "REDIS_URL": "redis://cache:6379/0", "DJANGO_SECRET_KEY": ""}
+    env = {
+        "DATABASE_URL": "postgres://u@db/tack",
+        "REDIS_URL": "redis://cache:6379/0",
+        "DJANGO_SECRET_KEY": "",
+    }
     with mock.patch.dict(os.environ, env), pytest.raises(ImproperlyConfigured):
         sys.modules.pop("config.settings.production", None)
         importlib.import_module("config.settings.production")
@@ -87,13 +91,17 @@ async def test_websocket_requires_auth_answers_pings_and_survives_bad_frames(mak
     from config.asgi import application
     from core.actions import do_create_api_token
 
-    anonymous = WebsocketCommunicator(application, "/ws/", headers=[(b"origin", b"http://localhost")])
-    connected, code = await anonymous.connect()
+    anonymous = WebsocketCommunicator(
+        application, "/ws/", headers=[(b"origin", b"http://localhost")]
+    )
+    connected, _code = await anonymous.connect()
     assert not connected
 
     user = await database_sync_to_async(make_user)()
     secret = (await database_sync_to_async(do_create_api_token)(user, name="ws")).secret
-    ws = WebsocketCommunicator(application, f"/ws/?token={secret}", headers=[(b"origin", b"http://localhost")])
+    ws = WebsocketCommunicator(
+        application, f"/ws/?token={secret}", headers=[(b"origin", b"http://localhost")]
+    )
     connected, _ = await ws.connect()
     assert connected
     assert (await ws.receive_json_from())["type"] == "hello"
@@ -102,3 +110,31 @@ async def test_websocket_requires_auth_answers_pings_and_survives_bad_frames(mak
     await ws.send_json_to({"type": "ping", "id": 7})
     assert await ws.receive_json_from() == {"type": "pong", "id": 7}
     await ws.disconnect()
+
+
+def test_healthz_reports_database_and_cache(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
+
+
+def test_compose_file_runs_the_commands_the_readme_documents():
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    compose = yaml.safe_load((root / "docker-compose.yml").read_text())
+    readme = (root / "README.md").read_text()
+    services = compose["services"]
+    assert {"postgres", "redis", "web", "worker", "beat"} <= set(services)
+    assert all("healthcheck" in services[name] for name in services)
+    assert "uvicorn config.asgi:application" in services["web"]["command"]
+    assert "uvicorn config.asgi:application" in readme
+    for name in ("worker", "beat"):
+        command = " ".join(services[name]["command"][:4])
+        assert command in readme, command
+    assert (
+        "python manage.py migrate" in services["web"]["command"]
+        and "python manage.py migrate" in readme
+    )

@@ -1,0 +1,117 @@
+"""Real-browser tests: Debian's Chromium driven by Playwright.
+
+Chromium comes from the system package (``apt-get install chromium``); Playwright's own
+browser download is not used. Without Chromium these tests skip, unless
+``TACK_REQUIRE_BROWSER=1`` (set by CI), where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("TACK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _require_chromium() -> None:
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        if os.environ.get("TACK_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"Chromium not found at {CHROMIUM} but TACK_REQUIRE_BROWSER=1")
+        pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def embedded_env(var_dir: Path) -> dict[str, str]:
+    """The environment of a fresh machine: no services, state under ``var_dir``."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(TACK_VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE="config.settings.base")
+    return env
+
+
+class Server:
+    def __init__(self, url: str, process: subprocess.Popen[bytes], output: str) -> None:
+        self.url, self.process, self.output = url, process, output
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """What ``make demo`` does: migrate, load the demo, serve with uvicorn."""
+    var_dir = tmp_path_factory.mktemp("demo-var")
+    env = embedded_env(var_dir)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
+    demo = subprocess.run(
+        [*manage, "demo", "--url", url],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("uvicorn did not start")
+    yield Server(url, process, demo.stdout)
+    process.terminate()
+    process.wait(timeout=10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
+from django.utils.translation import gettext as _
 
 from core.errors import NotFound
 from core.models import ApiToken, Department, Invitation, Membership, User
@@ -30,7 +31,7 @@ def access_organization(user: User | AnonymousUser, org_id: Any) -> Membership:
         .first()
     )
     if membership is None:
-        raise NotFound("Organisation not found.")
+        raise NotFound(_("Organisation not found."))
     return membership
 
 
@@ -41,21 +42,21 @@ def access_member(actor: Membership, member_id: Any) -> Membership:
         .first()
     )
     if member is None:
-        raise NotFound("Member not found.")
+        raise NotFound(_("Member not found."))
     return member
 
 
 def access_department(actor: Membership, department_id: Any) -> Department:
     department = Department.objects.filter(org_id=actor.org_id, pk=_as_int(department_id)).first()
     if department is None:
-        raise NotFound("Department not found.")
+        raise NotFound(_("Department not found."))
     return department
 
 
 def access_invitation(actor: Membership, invitation_id: Any) -> Invitation:
     invitation = Invitation.objects.filter(org_id=actor.org_id, pk=_as_int(invitation_id)).first()
     if invitation is None:
-        raise NotFound("Invitation not found.")
+        raise NotFound(_("Invitation not found."))
     return invitation
 
 
@@ -63,5 +64,5 @@ def access_api_token(user: User, token_id: Any) -> ApiToken:
     """One of ``user``'s own personal API tokens; anyone else's is a 404."""
     token = ApiToken.objects.filter(user=user, pk=_as_int(token_id)).first()
     if token is None:
-        raise NotFound("Token not found.")
+        raise NotFound(_("Token not found."))
     return token

@@ -18,6 +18,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from core.audit import record_audit
 from core.auth import hash_token, new_token_secret
@@ -57,9 +58,11 @@ def do_create_organization(
     """Create an organisation; its creator becomes its first owner."""
     name = name.strip()
     if not name:
-        raise ValidationFailed("Name is required.", fields={"name": ["This field is required."]})
+        raise ValidationFailed(
+            _("Name is required."), fields={"name": [_("This field is required.")]}
+        )
     if slug and Organization.objects.filter(slug=slug).exists():
-        raise Conflict("That slug is taken.", code="slug_taken", fields={"slug": ["Taken."]})
+        raise Conflict(_("That slug is taken."), code="slug_taken", fields={"slug": [_("Taken.")]})
     org = Organization.objects.create(name=name, slug=slug or _unique_slug(name), **fields)
     Membership.objects.create(org=org, user=creator, role=Role.OWNER, status=Status.ACTIVE)
     record_audit(org, creator, "org.create", org, ip=ip)
@@ -74,7 +77,8 @@ def check_update_organization(actor: Membership, changes: dict[str, Any]) -> Non
     unknown = set(changes) - BRANDING_FIELDS - SETTINGS_FIELDS
     if unknown:
         raise ValidationFailed(
-            "These fields cannot be changed here.", fields={f: ["Read-only."] for f in unknown}
+            _("These fields cannot be changed here."),
+            fields={f: [_("Read-only.")] for f in unknown},
         )
     if changes.keys() & SETTINGS_FIELDS:
         check_permission(actor, "core.org.update")
@@ -83,8 +87,8 @@ def check_update_organization(actor: Membership, changes: dict[str, Any]) -> Non
     logo = changes.get("brand_logo")
     if isinstance(logo, UploadedFile) and logo.size and logo.size > settings.LOGO_MAX_BYTES:
         raise PayloadTooLarge(
-            f"The logo may be at most {settings.LOGO_MAX_BYTES // 1024} KiB.",
-            fields={"brand_logo": ["Too large."]},
+            _("The logo may be at most %(size)s KiB.") % {"size": settings.LOGO_MAX_BYTES // 1024},
+            fields={"brand_logo": [_("Too large.")]},
         )
 
 
@@ -112,11 +116,14 @@ def do_set_role_grants(
 ) -> None:
     check_permission(actor, "core.role.manage")
     if role == OWNER:
-        raise ValidationFailed("Owners always hold every permission.", fields={"role": ["Owner."]})
+        raise ValidationFailed(
+            _("Owners always hold every permission."), fields={"role": [_("Owner.")]}
+        )
     unknown = sorted(set(grants) - set(OPERATIONS))
     if unknown:
         raise ValidationFailed(
-            "Unknown permissions.", fields={"grants": [f"Unknown: {', '.join(unknown)}"]}
+            _("Unknown permissions."),
+            fields={"grants": [_("Unknown: %(names)s") % {"names": ", ".join(unknown)}]},
         )
     for permission, granted in grants.items():
         RoleGrant.objects.update_or_create(
@@ -134,17 +141,18 @@ def _active_owner_count(org_id: int) -> int:
     return Membership.objects.filter(org_id=org_id, role=Role.OWNER, status=Status.ACTIVE).count()
 
 
-def _check_not_last_owner(target: Membership, what: str) -> None:
+def _check_not_last_owner(target: Membership) -> None:
     if target.role == Role.OWNER and target.is_active and _active_owner_count(target.org_id) <= 1:
         raise Conflict(
-            f"Cannot {what} the last owner. Make someone else an owner first.", code="last_owner"
+            _("This is the organisation's last owner. Make someone else an owner first."),
+            code="last_owner",
         )
 
 
 def _check_outranks(actor: Membership, target: Membership) -> None:
     """An actor may only manage members whose role is not above their own."""
     if ROLE_RANK[target.role] > ROLE_RANK[actor.role]:
-        raise Forbidden("You cannot manage a member whose role is above yours.")
+        raise Forbidden(_("You cannot manage a member whose role is above yours."))
 
 
 def _lock(target: Membership) -> Membership:
@@ -157,15 +165,18 @@ def do_change_role(
 ) -> Membership:
     check_permission(actor, "core.member.role.change")
     if role not in Role.values:
-        raise ValidationFailed("Unknown role.", fields={"role": [f"Choose one of {Role.values}."]})
+        raise ValidationFailed(
+            _("Unknown role."),
+            fields={"role": [_("Choose one of: %(roles)s.") % {"roles": ", ".join(Role.values)}]},
+        )
     target = _lock(target)
     _check_outranks(actor, target)
     if ROLE_RANK[role] > ROLE_RANK[actor.role]:
-        raise Forbidden("You cannot grant a role above your own.")
+        raise Forbidden(_("You cannot grant a role above your own."))
     if target.role == role:
         return target
     if role != Role.OWNER:
-        _check_not_last_owner(target, "demote")
+        _check_not_last_owner(target)
     before = target.role
     target.role = role
     target.save(update_fields=["role"])
@@ -201,14 +212,14 @@ def do_set_member_status(
     check_permission(actor, "core.member.suspend")
     target = _lock(target)
     if target.status == Status.INVITED:
-        raise Conflict("This member has not accepted the invitation yet.", code="not_joined")
+        raise Conflict(_("This member has not accepted the invitation yet."), code="not_joined")
     if target.pk == actor.pk:
-        raise Conflict("You cannot suspend or reactivate yourself.", code="self")
+        raise Conflict(_("You cannot suspend or reactivate yourself."), code="self")
     _check_outranks(actor, target)
     if target.status == status:
         return target
     if status == Status.SUSPENDED:
-        _check_not_last_owner(target, "suspend")
+        _check_not_last_owner(target)
     elif status == Status.ACTIVE:
         _check_member_limit(target.org, adding=1)
     target.status = status
@@ -225,7 +236,7 @@ def do_remove_member(actor: Membership, target: Membership, *, ip: str | None = 
         check_permission(actor, "core.member.remove")
     target = _lock(target)
     _check_outranks(actor, target)
-    _check_not_last_owner(target, "remove")
+    _check_not_last_owner(target)
     record_audit(
         actor.org,
         actor.user,
@@ -248,7 +259,8 @@ def _check_member_limit(org: Organization, adding: int = 0) -> None:
     ).count()
     if active + pending + adding > org.member_limit:
         raise Conflict(
-            f"The organisation's plan allows {org.member_limit} members.", code="member_limit"
+            _("The organisation has reached the number of members its plan allows."),
+            code="member_limit",
         )
 
 
@@ -272,13 +284,13 @@ def do_invite_member(
     check_permission(actor, "core.member.invite")
     email = User.objects.normalize_email(email).lower()
     if ROLE_RANK.get(role, 99) > ROLE_RANK[actor.role]:
-        raise Forbidden("You cannot invite someone with a role above your own.")
+        raise Forbidden(_("You cannot invite someone with a role above your own."))
     existing = Membership.objects.filter(org_id=actor.org_id, user__email=email).first()
     if existing is not None:
         raise Conflict(
-            "That person is already a member of this organisation.",
+            _("That person is already a member of this organisation."),
             code="already_member",
-            fields={"email": ["Already a member."]},
+            fields={"email": [_("Already a member.")]},
         )
     # A fresh invitation replaces any earlier pending one for the same address.
     Invitation.objects.filter(
@@ -319,7 +331,9 @@ def do_revoke_invitation(
 ) -> None:
     check_permission(actor, "core.member.invite")
     if invitation.state != "pending":
-        raise Conflict(f"This invitation is already {invitation.state}.", code="invitation_closed")
+        raise Conflict(
+            _("This invitation has already been used or withdrawn."), code="invitation_closed"
+        )
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at"])
     record_audit(actor.org, actor.user, "member.invite.revoke", invitation, ip=ip)
@@ -333,11 +347,14 @@ def get_pending_invitation(token: str) -> Invitation:
         .first()
     )
     if invitation is None:
-        raise NotFound("This invitation link is not valid.")
+        raise NotFound(_("This invitation link is not valid."))
     if invitation.state != "pending":
-        raise Conflict(
-            f"This invitation has been {invitation.state}.", code=f"invitation_{invitation.state}"
-        )
+        closed = {
+            "accepted": _("This invitation has already been used or withdrawn."),
+            "revoked": _("This invitation has been withdrawn."),
+            "expired": _("This invitation has expired."),
+        }
+        raise Conflict(closed[invitation.state], code=f"invitation_{invitation.state}")
     return invitation
 
 
@@ -354,33 +371,34 @@ def do_accept_invitation(
     invitation = get_pending_invitation(token)
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.state != "pending":  # lost a race with another accept
-        raise Conflict("This invitation has already been used.", code="invitation_accepted")
+        raise Conflict(_("This invitation has already been used."), code="invitation_accepted")
     if user is not None:
         if user.email.lower() != invitation.email:
             raise Forbidden(
-                f"This invitation is for {invitation.email}. Sign in with that address.",
+                _("This invitation is for a different e-mail address. Sign in with that address."),
                 code="wrong_account",
             )
     else:
         if User.objects.filter(email=invitation.email).exists():
             raise Conflict(
-                "An account with this address exists: sign in to accept.", code="sign_in_required"
+                _("An account with this address exists: sign in to accept."),
+                code="sign_in_required",
             )
         fields: dict[str, list[str]] = {}
         if not display_name.strip():
-            fields["display_name"] = ["This field is required."]
+            fields["display_name"] = [_("This field is required.")]
         candidate = User(email=invitation.email, display_name=display_name.strip())
         try:
             password_validation.validate_password(password, candidate)
         except DjangoValidationError as exc:
             fields["password"] = list(exc.messages)
         if fields:
-            raise ValidationFailed("Please correct the highlighted fields.", fields=fields)
+            raise ValidationFailed(_("Please correct the highlighted fields."), fields=fields)
         user = User.objects.create_user(
             invitation.email, password, display_name=display_name.strip()
         )
     if Membership.objects.filter(org_id=invitation.org_id, user=user).exists():
-        raise Conflict("You are already a member of this organisation.", code="already_member")
+        raise Conflict(_("You are already a member of this organisation."), code="already_member")
     _check_member_limit(invitation.org)
     membership = Membership.objects.create(
         org_id=invitation.org_id, user=user, role=invitation.role, status=Status.ACTIVE
@@ -401,16 +419,16 @@ def _check_parent(
     if parent is None:
         return
     if parent.org_id != actor.org_id:
-        raise NotFound("Parent department not found.", fields={"parent": ["Not found."]})
+        raise NotFound(_("Parent department not found."), fields={"parent": [_("Not found.")]})
     if department is None:
         return
     node: Department | None = parent
     while node is not None:
         if node.pk == department.pk:
             raise Conflict(
-                "A department cannot move under itself or its own sub-department.",
+                _("A department cannot move under itself or its own sub-department."),
                 code="department_cycle",
-                fields={"parent": ["Would create a cycle."]},
+                fields={"parent": [_("Would create a cycle.")]},
             )
         node = node.parent
 
@@ -421,9 +439,9 @@ def _save_department(department: Department) -> None:
             department.save()
     except IntegrityError as exc:
         raise Conflict(
-            "A department with this name already exists here.",
+            _("A department with this name already exists here."),
             code="duplicate_name",
-            fields={"name": ["Already exists."]},
+            fields={"name": [_("Already exists.")]},
         ) from exc
 
 
@@ -475,7 +493,10 @@ def do_delete_department(
     check_permission(actor, "core.department.manage")
     if department.children.exists() or department.members.exists():
         raise Conflict(
-            "Only an empty department can be deleted: move its members and sub-departments first.",
+            _(
+                "Only an empty department can be deleted: "
+                "move its members and sub-departments first."
+            ),
             code="department_not_empty",
         )
     record_audit(actor.org, actor.user, "department.delete", department, ip=ip)
@@ -493,7 +514,7 @@ def do_add_department_member(
 ) -> DepartmentMember:
     check_permission(actor, "core.member.update")
     if member.org_id != department.org_id:
-        raise NotFound("Member not found.", fields={"member_id": ["Not found."]})
+        raise NotFound(_("Member not found."), fields={"member_id": [_("Not found.")]})
     link, created = DepartmentMember.objects.update_or_create(
         org_id=department.org_id,
         department=department,
@@ -516,11 +537,11 @@ def do_remove_department_member(
     actor: Membership, department: Department, member: Membership, *, ip: str | None = None
 ) -> None:
     check_permission(actor, "core.member.update")
-    deleted, _ = DepartmentMember.objects.filter(
+    deleted, _by_model = DepartmentMember.objects.filter(
         org_id=department.org_id, department=department, membership=member
     ).delete()
     if not deleted:
-        raise NotFound("That member is not in this department.")
+        raise NotFound(_("That member is not in this department."))
     record_audit(
         actor.org,
         actor.user,
@@ -546,8 +567,12 @@ def do_create_api_token(
     days = expires_in_days or settings.API_TOKEN_DEFAULT_DAYS
     if not 1 <= days <= settings.API_TOKEN_MAX_DAYS:
         raise ValidationFailed(
-            "Invalid expiry.",
-            fields={"expires_in_days": [f"Between 1 and {settings.API_TOKEN_MAX_DAYS}."]},
+            _("Invalid expiry."),
+            fields={
+                "expires_in_days": [
+                    _("Between 1 and %(days)s.") % {"days": settings.API_TOKEN_MAX_DAYS}
+                ]
+            },
         )
     secret = new_token_secret()
     token = ApiToken.objects.create(
@@ -572,13 +597,13 @@ def do_revoke_api_token(token: ApiToken) -> None:
 def do_change_password(user: User, *, current: str, new: str) -> None:
     if not user.check_password(current):
         raise ValidationFailed(
-            "The current password is wrong.", fields={"current_password": ["Wrong password."]}
+            _("The current password is wrong."), fields={"current_password": [_("Wrong password.")]}
         )
     try:
         password_validation.validate_password(new, user)
     except DjangoValidationError as exc:
         raise ValidationFailed(
-            "Choose a stronger password.", fields={"new_password": list(exc.messages)}
+            _("Choose a stronger password."), fields={"new_password": list(exc.messages)}
         ) from exc
     user.set_password(new)
     user.save(update_fields=["password"])

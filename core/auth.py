@@ -10,6 +10,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
@@ -38,14 +39,14 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
+            raise exceptions.AuthenticationFailed(_("Malformed Authorization header."))
         try:
             raw = header[1].decode()
         except UnicodeError as exc:
-            raise exceptions.AuthenticationFailed("Malformed token.") from exc
+            raise exceptions.AuthenticationFailed(_("Malformed token.")) from exc
         token = ApiToken.objects.select_related("user").filter(token_hash=hash_token(raw)).first()
         if token is None or not token.is_usable or not token.user.is_active:
-            raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+            raise exceptions.AuthenticationFailed(_("Invalid, expired or revoked token."))
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
@@ -72,7 +73,7 @@ def lockout_response(
     request: HttpRequest, original_response: HttpResponse | None, credentials: Any
 ) -> HttpResponse:
     """django-axes calls this once an account is locked after repeated failures."""
-    message = "Too many failed logins. Try again in 15 minutes."
+    message = _("Too many failed logins. Try again in 15 minutes.")
     if request.path.startswith("/api/"):
         return JsonResponse(
             {"error": {"code": "locked_out", "message": message, "fields": {}}}, status=429

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
+
 
 class TackError(Exception):
     """Base class: an HTTP status, a stable machine code and a human message."""
@@ -32,8 +34,8 @@ class NotFound(TackError):
     status = 404
     code = "not_found"
 
-    def __init__(self, message: str = "Not found.", **kwargs: Any):
-        super().__init__(message, **kwargs)
+    def __init__(self, message: str | None = None, **kwargs: Any):
+        super().__init__(message or gettext("Not found."), **kwargs)
 
 
 class Forbidden(TackError):

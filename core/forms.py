@@ -10,7 +10,6 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
-from core.error_messages import error_message, field_messages
 from core.errors import TackError
 from core.models import Department, Membership, Organization, User
 from core.permissions import ROLE_RANK
@@ -25,14 +24,14 @@ class TackForm(forms.Form):
 
     def add_tack_error(self, exc: TackError) -> None:
         placed = False
-        for name, messages in field_messages(exc).items():
+        for name, messages in exc.fields.items():
             if name in self.fields:
                 for message in messages:
                     self.add_error(name, message)
                 placed = True
         # A bare "correct the highlighted fields" adds nothing once the fields show their own.
         if not placed or exc.code != "invalid":
-            self.add_error(None, error_message(exc))
+            self.add_error(None, exc.message)
 
 
 # --- Sign-in and account -------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.utils.functional import Promise
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import Forbidden
@@ -92,4 +93,8 @@ def has_permission(member: Membership, operation: str) -> bool:
 
 def check_permission(member: Membership, operation: str) -> None:
     if not has_permission(member, operation):
-        raise Forbidden(f"Your role may not do this ({operation}).", code="permission_denied")
+        raise Forbidden(
+            gettext("Your role does not allow this."),
+            code="permission_denied",
+            fields={"operation": [operation]},
+        )

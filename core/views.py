@@ -54,7 +54,6 @@ from core.actions import (
     do_update_organization,
     get_pending_invitation,
 )
-from core.error_messages import error_message
 from core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from core.forms import (
     ApiTokenForm,
@@ -132,7 +131,7 @@ def org_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         except NotFound as exc:
             raise Http404(exc.message) from exc
         except Forbidden as exc:
-            return render(request, "core/403.html", {"message": error_message(exc)}, status=403)
+            return render(request, "core/403.html", {"message": exc.message}, status=403)
 
     return wrapper
 
@@ -143,7 +142,7 @@ def flash_errors(request: HttpRequest) -> Iterator[None]:
     try:
         yield
     except CORRECTABLE as exc:
-        messages.error(request, error_message(exc))
+        messages.error(request, exc.message)
 
 
 def redirect_back(request: HttpRequest, fallback: str) -> HttpResponse:
@@ -417,7 +416,7 @@ def department_delete(request: OrgRequest, department_id: int) -> HttpResponse:
     try:
         do_delete_department(request.membership, department, ip=client_ip(request))
     except CORRECTABLE as exc:
-        messages.error(request, error_message(exc))
+        messages.error(request, exc.message)
         return redirect("core:department", org_id=request.org.pk, department_id=department.pk)
     messages.success(request, _("Department %(name)s deleted.") % {"name": department.name})
     return redirect("core:departments", org_id=request.org.pk)
@@ -611,9 +610,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     try:
         invite = get_pending_invitation(token)
     except (NotFound, Conflict) as exc:
-        return render(
-            request, "core/invitation.html", {"error": error_message(exc)}, status=exc.status
-        )
+        return render(request, "core/invitation.html", {"error": exc.message}, status=exc.status)
     cast(OrgRequest, request).org = invite.org  # the page wears the inviting organisation's brand
 
     user = request.user if request.user.is_authenticated else None
@@ -642,7 +639,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             if state == "create":
                 form.add_tack_error(exc)
             else:
-                error = error_message(exc)
+                error = exc.message
         else:
             messages.success(request, _("Welcome to %(org)s!") % {"org": invite.org.display_name})
             return redirect("core:org_home", org_id=membership.org_id)

@@ -107,3 +107,12 @@ def test_a_failed_action_rolls_back_everything_it_wrote(owner, monkeypatch):
         actions.do_create_department(owner, name="Half-written")
     assert not Department.objects.filter(name="Half-written").exists()
     assert audit.record_audit is not failing_audit
+
+
+def test_error_messages_follow_the_requested_language(api, owner, member):
+    url = f"/api/v1/orgs/{owner.org_id}/members/{owner.pk}/"
+    english = api(owner).delete(url)
+    chinese = api(owner).delete(url, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert english.json()["error"]["code"] == chinese.json()["error"]["code"] == "last_owner"
+    assert "last owner" in english.json()["error"]["message"]
+    assert "所有者" in chinese.json()["error"]["message"]

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from core import hooks
 from core.audit import record_audit
 from core.auth import hash_token, new_token_secret
 from core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, ValidationFailed
@@ -226,6 +227,7 @@ def do_set_member_status(
     target.save(update_fields=["status"])
     action = "member.suspend" if status == Status.SUSPENDED else "member.reactivate"
     record_audit(actor.org, actor.user, action, target, ip=ip)
+    hooks.run_after_commit(hooks.MEMBERSHIP_CHANGED, target)
     return target
 
 
@@ -245,6 +247,8 @@ def do_remove_member(actor: Membership, target: Membership, *, ip: str | None = 
         data={"email": target.user.email, "role": target.role},
         ip=ip,
     )
+    for hook in hooks.MEMBERSHIP_REMOVING:
+        hook(target)
     target.delete()
 
 
@@ -407,6 +411,7 @@ def do_accept_invitation(
     invitation.membership = membership
     invitation.save(update_fields=["accepted_at", "membership"])
     record_audit(invitation.org, user, "member.join", membership, ip=ip)
+    hooks.run_after_commit(hooks.MEMBERSHIP_CHANGED, membership)
     return membership
 
 
@@ -529,6 +534,8 @@ def do_add_department_member(
         data={"member": member.pk, "is_manager": is_manager},
         ip=ip,
     )
+    if created:
+        hooks.run_after_commit(hooks.DEPARTMENT_MEMBER_CHANGED, department, member)
     return link
 
 
@@ -550,6 +557,7 @@ def do_remove_department_member(
         data={"member": member.pk},
         ip=ip,
     )
+    hooks.run_after_commit(hooks.DEPARTMENT_MEMBER_CHANGED, department, member)
 
 
 # --- Personal API tokens ----------------------------------------------------------------

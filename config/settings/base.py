@@ -136,14 +136,24 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # Each web process's hub channel receives every event: give it room for bursts.
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "capacity": 1000,
+                "channel_capacity": {"tackhub*": 50000},
+            },
         }
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": 50000},
+        }
+    }
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -290,3 +300,20 @@ LOGGING = {
     "loggers": {"django.request": {"level": "ERROR"}},
 }
 CSRF_FAILURE_VIEW = "core.api.errors.csrf_failure"
+
+# --- Chat -------------------------------------------------------------------------
+IM_ATTACHMENT_MAX_BYTES = int(os.environ.get("TACK_ATTACHMENT_MAX_BYTES", str(20 * 1024 * 1024)))
+# Types a browser would run or render as a page if opened from our origin.
+IM_ATTACHMENT_BLOCKED_TYPES = frozenset(
+    {
+        "text/html",
+        "application/xhtml+xml",
+        "image/svg+xml",
+        "application/javascript",
+        "text/javascript",
+        "application/x-msdownload",
+        "application/x-sh",
+    }
+)
+IM_TYPING_MAX_MEMBERS = 1000
+IM_EVENT_RETENTION_DAYS = 7

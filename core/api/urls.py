@@ -31,4 +31,5 @@ urlpatterns = [
     path("orgs/", organization_list, name="org-list"),
     path("orgs/<int:org_id>/", organization, name="org-detail"),
     path("orgs/<int:org_id>/", include(orgs.urls)),
+    path("orgs/<int:org_id>/", include("im.api.urls")),
 ]

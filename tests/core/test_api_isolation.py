@@ -87,7 +87,22 @@ def _pk_factories(org, owner, add_member) -> dict[str, Callable[[], object]]:
         "department": lambda: do_create_department(owner, name="Quality").pk,
         "invitation": lambda: do_invite_member(owner, email="new@a.test").invitation.pk,
         "role": lambda: "member",
+        "conversation": lambda: _group(owner, add_member).pk,
+        "message": lambda: _message(owner, add_member).pk,
     }
+
+
+def _group(owner, add_member):
+    from im.actions import do_create_group
+
+    return do_create_group(owner, name="Secret plans", member_ids=[add_member(owner.org).pk])
+
+
+def _message(owner, add_member):
+    from im.actions import do_send_message
+
+    message, _created = do_send_message(owner, _group(owner, add_member), body="A's secret")
+    return message
 
 
 def _fill(route: Route, factories, org, add_member) -> str:
@@ -103,6 +118,8 @@ def _fill(route: Route, factories, org, add_member) -> str:
             values[placeholder] = factories[basename]()
         elif placeholder == "member_id":
             values[placeholder] = add_member(org, "member").pk
+        elif placeholder == "emoji":
+            values[placeholder] = "thumbsup"
         else:
             pytest.fail(f"Unknown placeholder <{placeholder}> in {route.template}: add a factory")
     url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), route.template)
@@ -110,7 +127,20 @@ def _fill(route: Route, factories, org, add_member) -> str:
 
 
 def _snapshot(org) -> tuple:
+    from im.models import ConversationMember, Message, Reaction
+
     return (
+        tuple(
+            Message.objects.filter(org=org)
+            .values_list("id", "body", "recalled_at", "pinned_at")
+            .order_by("id")
+        ),
+        tuple(
+            ConversationMember.objects.filter(org=org)
+            .values_list("id", "last_read_message_id", "role", "muted")
+            .order_by("id")
+        ),
+        Reaction.objects.filter(org=org).count(),
         tuple(
             Membership.objects.filter(org=org)
             .values_list("id", "role", "status", "title")
@@ -138,6 +168,9 @@ PAYLOAD = {
     "email": "x@evil.test",
     "grants": {"core.member.invite": True},
     "member_id": 1,
+    "member_ids": [1],
+    "body": "intrusion",
+    "emoji": "x",
 }
 
 

@@ -1,0 +1,85 @@
+"""Real-time events: stored with an increasing id, then published after commit.
+
+``record_event`` is called inside the action's transaction; the row commits with the
+change it describes, and ``transaction.on_commit`` publishes it once to every web
+process (see ``core.realtime``). A client that missed it asks for events after its
+last id (``events_after``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.db.models import Q, QuerySet
+
+from core.models import Membership, User
+from core.realtime import HUB_GROUP
+from im.models import Conversation, ConversationMember, Event
+
+logger = logging.getLogger("tack.events")
+
+
+def event_dict(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.pk,
+        "type": event.type,
+        "conversation_id": event.conversation_id,
+        "target_user_id": event.target_user_id,
+        "created_at": event.created_at.isoformat(),
+        **event.payload,
+    }
+
+
+def publish(payloads: list[dict[str, Any]]) -> None:
+    """Send already-committed events to every web process (one group_send each)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    send = async_to_sync(layer.group_send)
+    for payload in payloads:
+        try:
+            send(HUB_GROUP, {"type": "hub.event", "event": payload})
+        except Exception:  # Redis down: the event is stored; clients catch up on reconnect
+            logger.warning("could not publish event %s", payload.get("id"), exc_info=True)
+
+
+def record_event(
+    conversation: Conversation | None,
+    type: str,
+    payload: dict[str, Any],
+    *,
+    target_user: User | int | None = None,
+    org_id: int | None = None,
+) -> Event:
+    target_id = target_user.pk if isinstance(target_user, User) else target_user
+    resolved_org = org_id or (conversation.org_id if conversation else None)
+    assert resolved_org is not None, "an event belongs to an organisation"
+    event = Event.objects.create(
+        org_id=resolved_org,
+        conversation=conversation,
+        type=type,
+        payload=payload,
+        target_user_id=target_id,
+    )
+    data = event_dict(event)
+    transaction.on_commit(lambda: publish([data]))
+    return event
+
+
+def events_after(member: Membership, after: int, *, limit: int = 500) -> QuerySet[Event]:
+    """What ``member`` missed: events after id ``after`` in their conversations or for them."""
+    conversation_ids = ConversationMember.objects.filter(membership=member).values(
+        "conversation_id"
+    )
+    return (
+        Event.objects.filter(org_id=member.org_id, id__gt=after)
+        .filter(
+            Q(conversation_id__in=conversation_ids, target_user__isnull=True)
+            | Q(target_user_id=member.user_id)
+        )
+        .order_by("id")[:limit]
+    )

@@ -1,0 +1,152 @@
+"""Reads for chat: conversation lists with unread counts, message pages, receipts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+
+from core.errors import NotFound
+from core.models import Membership
+from im.models import Conversation, ConversationMember, Message
+
+#: Unread counts stop at this many per conversation ("99+"), so a huge backlog costs no more.
+UNREAD_CAP = 100
+
+
+def conversation_ids_for_user(user: Any) -> list[int]:
+    """Every conversation id a user's sockets follow (all their organisations)."""
+    return list(
+        ConversationMember.objects.filter(
+            membership__user=user, membership__status=Membership.Status.ACTIVE
+        ).values_list("conversation_id", flat=True)
+    )
+
+
+def my_conversations(member: Membership) -> QuerySet[ConversationMember]:
+    return (
+        ConversationMember.objects.filter(membership=member)
+        .select_related("conversation")
+        .order_by("-pinned", "-conversation__last_message_id", "-conversation_id")
+    )
+
+
+@dataclass(frozen=True)
+class Unread:
+    unread: int
+    mentioned: int
+
+
+def unread_counts(member: Membership) -> dict[int, Unread]:
+    """Per conversation with anything unread: messages after my cursor (capped) and mentions.
+
+    One query. Conversations whose latest message is at or before my cursor are skipped
+    through the denormalised ``last_message_id``; each remaining count is an index range
+    scan on (conversation, id) stopped at ``UNREAD_CAP`` rows.
+    """
+    sql = f"""
+        SELECT cm.conversation_id,
+               (SELECT COUNT(*) FROM (
+                    SELECT 1 FROM im_message m
+                    WHERE m.conversation_id = cm.conversation_id
+                      AND m.id > cm.last_read_message_id
+                      AND (m.sender_id IS NULL OR m.sender_id <> %s)
+                    LIMIT {UNREAD_CAP}) AS u) AS unread,
+               (SELECT COUNT(*) FROM im_mention mm
+                    WHERE mm.membership_id = %s
+                      AND mm.conversation_id = cm.conversation_id
+                      AND mm.message_id > cm.last_read_message_id)
+             + (SELECT COUNT(*) FROM (
+                    SELECT 1 FROM im_message m2
+                    WHERE m2.conversation_id = cm.conversation_id
+                      AND m2.id > cm.last_read_message_id
+                      AND m2.mentions_all
+                      AND (m2.sender_id IS NULL OR m2.sender_id <> %s)
+                    LIMIT {UNREAD_CAP}) AS a) AS mentioned
+        FROM im_conversationmember cm
+        JOIN im_conversation c ON c.id = cm.conversation_id
+        WHERE cm.membership_id = %s AND c.last_message_id > cm.last_read_message_id
+    """  # noqa: S608  (only integers are interpolated, and only the constant cap)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [member.pk, member.pk, member.pk, member.pk])
+        rows = cursor.fetchall()
+    return {cid: Unread(int(u), int(m)) for cid, u, m in rows if u or m}
+
+
+def messages_page(
+    conversation: Conversation,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    thread_root: int | None = None,
+    limit: int = 50,
+) -> list[Message]:
+    """Messages in id order: the newest ``limit`` (or those before/after an id)."""
+    qs = Message.objects.filter(conversation=conversation).select_related("sender__user")
+    qs = qs.prefetch_related("reactions", "attachments")
+    if thread_root is not None:
+        qs = qs.filter(Q(pk=thread_root) | Q(thread_root_id=thread_root))
+    if after is not None:
+        return list(qs.filter(pk__gt=after).order_by("id")[:limit])
+    if before is not None:
+        qs = qs.filter(pk__lt=before)
+    return list(reversed(qs.order_by("-id")[:limit]))
+
+
+def access_conversation(member: Membership, conversation_id: Any) -> Conversation:
+    """A conversation ``member`` belongs to; anything else is a 404."""
+    try:
+        cid = int(conversation_id)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    conversation = Conversation.objects.filter(
+        org_id=member.org_id, pk=cid, members__membership=member
+    ).first()
+    if conversation is None:
+        raise NotFound("Conversation not found.")
+    return conversation
+
+
+def access_message(member: Membership, message_id: Any) -> Message:
+    try:
+        mid = int(message_id)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    message = (
+        Message.objects.select_related("conversation")
+        .filter(org_id=member.org_id, pk=mid, conversation__members__membership=member)
+        .first()
+    )
+    if message is None:
+        raise NotFound("Message not found.")
+    return message
+
+
+@dataclass(frozen=True)
+class Receipts:
+    read_count: int
+    unread_count: int
+
+
+def receipts(message: Message) -> Receipts:
+    """Read and unread counts for ``message`` (the sender is not counted)."""
+    members = ConversationMember.objects.filter(conversation_id=message.conversation_id)
+    if message.sender_id:
+        members = members.exclude(membership_id=message.sender_id)
+    read = members.filter(last_read_message_id__gte=message.pk).count()
+    total = message.conversation.member_count - (1 if message.sender_id else 0)
+    return Receipts(read_count=read, unread_count=max(total - read, 0))
+
+
+def receipt_members(message: Message, *, read: bool) -> QuerySet[ConversationMember]:
+    """Who has (or has not) read ``message``, for a paginated list."""
+    members = ConversationMember.objects.filter(
+        conversation_id=message.conversation_id
+    ).select_related("membership__user")
+    if message.sender_id:
+        members = members.exclude(membership_id=message.sender_id)
+    if read:
+        return members.filter(last_read_message_id__gte=message.pk)
+    return members.filter(last_read_message_id__lt=message.pk)

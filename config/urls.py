@@ -13,6 +13,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("o/<int:org_id>/chat/", include("im.urls")),
+    path("hooks/", include("im.webhooks")),  # public incoming webhooks (bots)
     path("", include("core.urls")),
 ]
 

@@ -78,7 +78,10 @@ class Hub:
             if self._task is not None and not self._task.done() and self._loop is loop:
                 return
             layer = get_channel_layer()
-            self.channel = await layer.new_channel("tackhub")
+            # The default prefix matters: channels_redis reads every process-local channel
+            # through one shared Redis key per prefix under a single receive lock, so a
+            # second prefix would starve behind the sockets' own pending receives.
+            self.channel = await layer.new_channel()
             await layer.group_add(HUB_GROUP, self.channel)
             self._joined_at = time.monotonic()
             self._loop = loop
@@ -107,14 +110,15 @@ class Hub:
         conversation_id = event.get("conversation_id")
         if target_user is not None:
             targets = set(self.by_user.get(target_user, ()))
-            # Joining a conversation: subscribe this user's sockets before delivering.
-            if event.get("type") == "conversation.joined" and conversation_id:
-                for consumer in targets:
-                    self.subscribe(consumer, [conversation_id])
-            elif event.get("type") == "conversation.left" and conversation_id:
+            if event.get("type") == "conversation.left" and conversation_id:
                 for consumer in targets:
                     self.unsubscribe(consumer, [conversation_id])
         elif conversation_id is not None:
+            if event.get("type") == "conversation.joined":
+                # New members' sockets start following the conversation, then hear about it.
+                for user_id in event.get("user_ids") or ():
+                    for consumer in self.by_user.get(user_id, ()):
+                        self.subscribe(consumer, [conversation_id])
             targets = set(self.by_conversation.get(conversation_id, ()))
         else:
             return

@@ -6,6 +6,7 @@ event in the same transaction (published after commit, see ``im.events``).
 
 from __future__ import annotations
 
+import mimetypes
 import re
 from collections.abc import Iterable
 from datetime import timedelta
@@ -105,13 +106,17 @@ def _add_members(
             member_count=F("member_count") + len(new)
         )
         conversation.refresh_from_db(fields=["member_count"])
-        for m in new:
-            record_event(
-                conversation,
-                "conversation.joined",
-                {"membership_id": m.pk},
-                target_user=m.user_id,
-            )
+        # One event for the whole batch (a 10,000-member group is one event, not 10,000);
+        # each web process subscribes the listed users' sockets before delivering it.
+        record_event(
+            conversation,
+            "conversation.joined",
+            {
+                "membership_ids": [m.pk for m in new],
+                "user_ids": [m.user_id for m in new],
+                "member_count": conversation.member_count,
+            },
+        )
     return new
 
 
@@ -333,10 +338,17 @@ def sync_membership(membership: Membership) -> None:
                 _add_members(all_staff, [membership])
             elif exists:
                 _remove_members(all_staff, [membership])
-        if exists and not active:
-            for conversation in Conversation.objects.filter(
-                org_id=membership.org_id, kind=Kind.DEPARTMENT
+        department_groups = Conversation.objects.filter(
+            org_id=membership.org_id, kind=Kind.DEPARTMENT
+        )
+        if active:
+            # Reactivated: back into the groups of the departments they are still in.
+            for conversation in department_groups.filter(
+                department__members__membership=membership
             ):
+                _add_members(conversation, [membership])
+        elif exists:
+            for conversation in department_groups:
                 _remove_members(conversation, [membership])
 
 
@@ -417,6 +429,12 @@ def do_send_message(
             org_id=actor.org_id, sender=actor, client_msg_id=client_msg_id
         ).first()
         if first is not None:
+            if first.conversation_id != conversation.pk:
+                raise Conflict(
+                    _("This client message id was already used in another conversation."),
+                    code="client_msg_id_reused",
+                    fields={"client_msg_id": [_("Already used.")]},
+                )
             return first, False
     link = get_link(actor, conversation)
     attachment_ids = list(attachment_ids)
@@ -659,8 +677,12 @@ def do_upload_attachment(actor: Membership, upload: Any) -> Attachment:
             _("Files may be at most %(mb)s MB.") % {"mb": limit // (1024 * 1024)},
             fields={"file": [_("Too large.")]},
         )
-    content_type = (upload.content_type or "application/octet-stream").split(";")[0].lower()
-    if content_type in settings.IM_ATTACHMENT_BLOCKED_TYPES:
+    declared = (upload.content_type or "application/octet-stream").split(";")[0].lower()
+    # The name decides how a browser (or a static file server) treats the file later, so
+    # the type guessed from it counts as much as the type the client declared.
+    guessed = (mimetypes.guess_type(str(upload.name))[0] or "").lower()
+    content_type = guessed or declared
+    if {declared, guessed} & settings.IM_ATTACHMENT_BLOCKED_TYPES:
         raise ValidationFailed(
             _("This type of file cannot be shared."), fields={"file": [_("Not allowed.")]}
         )

@@ -15,3 +15,8 @@ class ImConfig(AppConfig):
         hooks.MEMBERSHIP_REMOVING.append(actions.remove_from_all_conversations)
         hooks.DEPARTMENT_MEMBER_CHANGED.append(actions.sync_department_member)
         consumers.register_frame_handlers()
+
+        # Bots: outgoing bots hear @-mentions; importing im.bots registers its Celery task.
+        from im import bots
+
+        actions.AFTER_SEND_HOOKS.append(bots.on_message_sent)

@@ -95,6 +95,15 @@ def messages_page(
     return list(reversed(qs.order_by("-id")[:limit]))
 
 
+def message_with_details(message_id: int) -> Message:
+    """One message with what its serializer reads, loaded up front."""
+    return (
+        Message.objects.select_related("sender__user")
+        .prefetch_related("reactions", "attachments")
+        .get(pk=message_id)
+    )
+
+
 def access_conversation(member: Membership, conversation_id: Any) -> Conversation:
     """A conversation ``member`` belongs to; anything else is a 404."""
     try:

@@ -136,11 +136,13 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # Each web process's hub channel receives every event: give it room for bursts.
+            # redis-py's default 5 s socket timeout breaks the blocking reads channels-redis
+            # relies on (django/channels_redis#422), so it is turned off for the layer.
+            # Process-local channels share one Redis list per process: room for bursts.
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
                 "capacity": 1000,
-                "channel_capacity": {"tackhub*": 50000},
+                "channel_capacity": {"specific.*": 50000},
             },
         }
     }
@@ -317,3 +319,9 @@ IM_ATTACHMENT_BLOCKED_TYPES = frozenset(
 )
 IM_TYPING_MAX_MEMBERS = 1000
 IM_EVENT_RETENTION_DAYS = 7
+
+# --- DING reminders (im/tasks.py) -------------------------------------------------
+CELERY_BEAT_SCHEDULE["im-ding-reminders"] = {
+    "task": "im.tasks.send_ding_reminders",
+    "schedule": 60.0,
+}

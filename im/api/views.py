@@ -163,7 +163,7 @@ class ConversationViewSet(mixins.RetrieveModelMixin, OrgScopedViewSet):
     @extend_schema(request=s.MySettingsSerializer, responses=s.MySettingsSerializer)
     @action(detail=True, methods=["patch"], url_path="my-settings")
     def my_settings(self, request: Request, org_id: int, pk: str) -> Response:
-        data = s.MySettingsSerializer(data=request.data)
+        data = s.MySettingsSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         link = actions.do_update_my_settings(
             self.membership, self._conversation(pk), **data.validated_data
@@ -222,8 +222,7 @@ class ConversationViewSet(mixins.RetrieveModelMixin, OrgScopedViewSet):
                 self.membership, conversation, **data.validated_data
             )
             body = s.MessageSerializer(
-                selectors.messages_page(conversation, after=message.pk - 1, limit=1)[0],
-                context={"request": request},
+                selectors.message_with_details(message.pk), context={"request": request}
             ).data
             return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
         query = _PageQuery(data=request.query_params)

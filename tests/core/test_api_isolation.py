@@ -82,6 +82,20 @@ def test_the_walker_finds_the_org_routes():
 
 # Objects of organisation A for each placeholder, keyed by the route's basename.
 def _pk_factories(org, owner, add_member) -> dict[str, Callable[[], object]]:
+    def bot() -> int:
+        from im.bots import do_create_bot
+
+        conversation = _group(owner, add_member)
+        return do_create_bot(owner, name="A's bot", conversation_id=conversation.pk).bot.pk
+
+    def card_message() -> int:
+        from im.bots import do_create_bot, do_post_bot_message
+
+        conversation = _group(owner, add_member)
+        card_bot = do_create_bot(owner, name="A's card bot", conversation_id=conversation.pk).bot
+        card = {"title": "A's card", "buttons": [{"action_id": "go", "label": "Go"}]}
+        return do_post_bot_message(card_bot, conversation, text="A's card", card=card).pk
+
     return {
         "member": lambda: add_member(org, "member").pk,
         "department": lambda: do_create_department(owner, name="Quality").pk,
@@ -89,6 +103,8 @@ def _pk_factories(org, owner, add_member) -> dict[str, Callable[[], object]]:
         "role": lambda: "member",
         "conversation": lambda: _group(owner, add_member).pk,
         "message": lambda: _message(owner, add_member).pk,
+        "bot": bot,
+        "message-card": card_message,
     }
 
 

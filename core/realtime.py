@@ -87,6 +87,19 @@ class Hub:
             self._loop = loop
             self._task = loop.create_task(self._run())
 
+    async def stop(self) -> None:
+        """Stop receiving and leave the hub group (shutdown, and between async tests)."""
+        task, channel = self._task, self.channel
+        self._task, self._loop, self.channel = None, None, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        layer = get_channel_layer()
+        if channel is not None and layer is not None:
+            with contextlib.suppress(Exception):
+                await layer.group_discard(HUB_GROUP, channel)
+
     async def _run(self) -> None:
         layer = get_channel_layer()
         assert self.channel is not None

@@ -151,5 +151,51 @@ def chat(ctx: DemoContext) -> None:
         for person in itertools.islice(people, 0, None, 2):
             if person.pk != ctx.owner.pk:
                 do_mark_read(person, conversation, last)
+    # The group the admin created (and so belongs to) gets the DINGs and the bot.
+    own_group = next(c for c in conversations if c[0].kind == Conversation.Kind.GROUP)
+    _ding_and_bot(ctx, own_group[0], own_group[2])
     ctx.extra["im.conversations"] = [c for c, _l, _p in conversations]
     ctx.log(f"Chat: {len(conversations)} conversations, {len(sent)} messages.")
+
+
+def _ding_and_bot(ctx: DemoContext, team: Conversation, people: list[Membership]) -> None:
+    """A DING still waiting for some confirmations, and a bot posting a card."""
+    from im.bots import do_create_bot, do_post_bot_message
+    from im.ding import do_confirm_ding, do_send_ding
+
+    recipients = [p for p in people if p.pk != ctx.owner.pk][:5]
+    if recipients:
+        ding, _created = do_send_ding(
+            ctx.owner,
+            team,
+            body="**Audit tomorrow 09:00**: every checkpoint log must be complete tonight.",
+            member_ids=[p.pk for p in recipients],
+            client_msg_id="demo-ding-audit",
+        )
+        for person in recipients[:2]:
+            do_confirm_ding(person, ding)
+    # The admin is DINGed too, so the demo login shows the banner.
+    if len(people) > 1:
+        sender = next(p for p in people if p.pk != ctx.owner.pk)
+        do_send_ding(
+            sender,
+            team,
+            body="Please approve the CP-11 cold room repair today.",
+            member_ids=[ctx.owner.pk],
+            client_msg_id="demo-ding-repair",
+        )
+    credentials = do_create_bot(ctx.owner, name="Lab Monitor", conversation_id=team.pk)
+    do_post_bot_message(
+        credentials.bot,
+        team,
+        text="Lab results ready",
+        card={
+            "title": "Batch 20231104: release check",
+            "fields": [
+                {"label": "Protein", "value": "3.2 g/100 ml ✓"},
+                {"label": "Somatic cells", "value": "180k/ml ✓"},
+                {"label": "Antibiotics", "value": "Negative ✓"},
+            ],
+            "footer": "Lab Monitor · automatic",
+        },
+    )

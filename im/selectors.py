@@ -145,8 +145,8 @@ def receipts(message: Message) -> Receipts:
     if message.sender_id:
         members = members.exclude(membership_id=message.sender_id)
     read = members.filter(last_read_message_id__gte=message.pk).count()
-    total = message.conversation.member_count - (1 if message.sender_id else 0)
-    return Receipts(read_count=read, unread_count=max(total - read, 0))
+    unread = members.filter(last_read_message_id__lt=message.pk).count()
+    return Receipts(read_count=read, unread_count=unread)
 
 
 def receipt_members(message: Message, *, read: bool) -> QuerySet[ConversationMember]:

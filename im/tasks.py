@@ -23,3 +23,18 @@ def send_ding_reminders() -> int:
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_ding_reminder_email(receipt_id: int, reminder: int) -> bool:
     return ding.send_reminder_email(receipt_id, reminder)
+
+
+@shared_task
+def prune_events() -> int:
+    """Beat, daily: drop stored real-time events older than the catch-up window."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from im.models import Event
+
+    cutoff = timezone.now() - timedelta(days=settings.IM_EVENT_RETENTION_DAYS)
+    deleted, _by_model = Event.objects.filter(created_at__lt=cutoff).delete()
+    return int(deleted)

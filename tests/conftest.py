@@ -24,6 +24,28 @@ def _clear_cache():
 
 
 @pytest.fixture
+async def realtime():
+    """Each async test has its own event loop, but the hub and channel layer live per process.
+
+    A channels_redis layer refuses ``receive()`` from a second loop while one from an earlier
+    (now closed) loop is still counted, so each test starts with a fresh layer and stops its
+    hub before its loop closes. Production runs one loop per process and never needs this.
+    Async tests that open sockets request it.
+    """
+    from channels.layers import channel_layers, get_channel_layer
+
+    from core.realtime import hub
+
+    channel_layers.backends.clear()
+    yield
+    await hub.stop()
+    layer = get_channel_layer()
+    if hasattr(layer, "close_pools"):
+        await layer.close_pools()
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
 def make_user(db) -> Callable[..., User]:
     def make(
         email: str | None = None,

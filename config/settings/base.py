@@ -325,3 +325,4 @@ CELERY_BEAT_SCHEDULE["im-ding-reminders"] = {
     "task": "im.tasks.send_ding_reminders",
     "schedule": 60.0,
 }
+CELERY_BEAT_SCHEDULE["im-prune-events"] = {"task": "im.tasks.prune_events", "schedule": 86400.0}

@@ -2,6 +2,7 @@
 
 import os
 import uuid
+from typing import Any
 
 os.environ.setdefault("TACK_CACHE_PREFIX", f"tack-test-{uuid.uuid4().hex[:8]}")
 
@@ -19,6 +20,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "100000/min", "login": "10000/min"},
 }
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+
+# Test runs sharing one Redis must not hear each other's events.
+_layer: dict[str, Any] = CHANNEL_LAYERS["default"]  # noqa: F405
+if str(_layer["BACKEND"]).startswith("channels_redis"):
+    _layer["CONFIG"]["prefix"] = os.environ["TACK_CACHE_PREFIX"]
 
 # Async tests touch the database from worker threads; close those connections
 # after each use so the test database can be dropped at the end of the run.

@@ -84,7 +84,7 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_websocket_requires_auth_answers_pings_and_survives_bad_frames(make_user):
+async def test_websocket_requires_auth_answers_pings_and_survives_bad_frames(realtime, make_user):
     from channels.db import database_sync_to_async
     from channels.testing import WebsocketCommunicator
 

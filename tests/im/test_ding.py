@@ -560,7 +560,7 @@ def test_a_ding_locked_by_another_worker_is_skipped(org, owner, alice, group):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_sender_socket_receives_ding_confirmed_live(owner, alice, group, api):
+async def test_sender_socket_receives_ding_confirmed_live(realtime, owner, alice, group, api):
     import asyncio
 
     from channels.db import database_sync_to_async

@@ -336,3 +336,13 @@ def test_events_after_must_be_an_integer(api, org, member, after):
 
     assert response.status_code == 400
     assert "after" in response.json()["error"]["fields"]
+
+
+def test_receipts_stay_right_after_the_sender_leaves(api, org, group, owner, admin, member):
+    message, _ = actions.do_send_message(member, group, body="bye all")
+    group.refresh_from_db()
+    actions.do_leave_conversation(member, group)
+
+    body = api(admin).get(url(org, f"messages/{message.pk}/receipts/")).json()
+
+    assert (body["read_count"], body["unread_count"]) == (0, 2)

@@ -2,57 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 from unittest import mock
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
 from core.actions import do_create_api_token
-from core.realtime import HUB_GROUP, hub
 from im import actions
 from im.models import Event
 
 ORIGIN = [(b"origin", b"http://localhost")]
 TIMEOUT = 3
-
-
-def _forget_layer() -> None:
-    """Drop the process's hub task and channel layer object (both bound to a closed loop)."""
-    hub._task = None
-    hub._loop = None
-    hub.channel = None
-    channel_layers.backends.clear()
-
-
-@pytest.fixture(autouse=True)
-async def _hub_per_test_loop() -> AsyncIterator[None]:
-    """Each async test runs in its own event loop; the hub and layer live per process.
-
-    A channels_redis layer refuses ``receive()`` from a second loop while a receive from an
-    earlier (now closed) loop is still counted, so every test starts with a fresh layer and
-    stops its hub before its loop closes. Production runs one loop per process.
-    """
-    _forget_layer()
-    yield
-    task, channel = hub._task, hub.channel
-    if task is not None and not task.done():
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    layer = get_channel_layer()
-    if channel is not None and layer is not None:
-        with contextlib.suppress(Exception):
-            await layer.group_discard(HUB_GROUP, channel)
-    if hasattr(layer, "close_pools"):
-        await layer.close_pools()
-    _forget_layer()
 
 
 async def connect(who) -> WebsocketCommunicator:
@@ -97,7 +60,7 @@ def api_get(api, who, path: str):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_message_and_read_reach_the_other_members_socket(owner, member):
+async def test_message_and_read_reach_the_other_members_socket(realtime, owner, member):
     group = await make_group(owner, member)
     sender = await connect(owner)
     reader = await connect(member)
@@ -125,7 +88,7 @@ async def test_message_and_read_reach_the_other_members_socket(owner, member):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_malformed_frames_get_an_error_and_the_socket_stays_usable(owner, member):
+async def test_malformed_frames_get_an_error_and_the_socket_stays_usable(realtime, owner, member):
     group = await make_group(owner, member)
     ws = await connect(member)
 
@@ -148,7 +111,7 @@ async def test_malformed_frames_get_an_error_and_the_socket_stays_usable(owner, 
 
 @pytest.mark.django_db(transaction=True)
 async def test_typing_is_relayed_to_members_and_not_to_others(
-    org, owner, member, admin, add_member
+    realtime, org, owner, member, admin, add_member
 ):
     group = await make_group(owner, member)
     typist = await connect(member)
@@ -170,7 +133,7 @@ async def test_typing_is_relayed_to_members_and_not_to_others(
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_typing_in_a_conversation_i_am_not_in_is_refused(owner, admin, member):
+async def test_typing_in_a_conversation_i_am_not_in_is_refused(realtime, owner, admin, member):
     group = await make_group(owner, admin)
     intruder = await connect(member)
     listener = await connect(admin)
@@ -184,7 +147,7 @@ async def test_typing_in_a_conversation_i_am_not_in_is_refused(owner, admin, mem
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_typing_is_off_in_groups_above_the_limit(settings, owner, member, admin):
+async def test_typing_is_off_in_groups_above_the_limit(realtime, settings, owner, member, admin):
     settings.IM_TYPING_MAX_MEMBERS = 2
     group = await make_group(owner, member, admin)
     typist = await connect(member)
@@ -198,7 +161,9 @@ async def test_typing_is_off_in_groups_above_the_limit(settings, owner, member, 
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_socket_of_someone_not_in_the_conversation_receives_nothing(owner, member, admin):
+async def test_socket_of_someone_not_in_the_conversation_receives_nothing(
+    realtime, owner, member, admin
+):
     group = await make_group(owner, member)
     outsider = await connect(admin)
     insider = await connect(member)
@@ -212,7 +177,9 @@ async def test_socket_of_someone_not_in_the_conversation_receives_nothing(owner,
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_being_added_subscribes_open_sockets_and_leaving_unsubscribes(owner, member):
+async def test_being_added_subscribes_open_sockets_and_leaving_unsubscribes(
+    realtime, owner, member
+):
     ws = await connect(member)
     group = await make_group(owner, member)
 
@@ -230,7 +197,9 @@ async def test_being_added_subscribes_open_sockets_and_leaving_unsubscribes(owne
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_after_a_disconnect_events_after_returns_everything_missed(api, owner, member):
+async def test_after_a_disconnect_events_after_returns_everything_missed(
+    realtime, api, owner, member
+):
     group = await make_group(owner, member)
     ws = await connect(member)
     first, _ = await send_message(owner, group, body="seen live")

@@ -108,8 +108,16 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Under ASGI every request runs in a new thread, so Django's persistent connections
+    # would leak one connection per request. A process-wide psycopg pool is used instead
+    # (Django's own advice for ASGI); CONN_MAX_AGE must then be 0.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": int(os.environ.get("TACK_DB_POOL_MIN", "2")),
+        "max_size": int(os.environ.get("TACK_DB_POOL_MAX", "20")),
+        "timeout": 10,
+    }
 else:
     DATABASES = {
         "default": {
@@ -128,7 +136,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "core.cache.SharedPoolRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("TACK_CACHE_PREFIX", "tack"),
         }

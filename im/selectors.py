@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 
 from core.errors import NotFound
 from core.models import Membership
-from im.models import Conversation, ConversationMember, Message
+from im.models import Conversation, ConversationMember, Message, Reaction
 
 #: Unread counts stop at this many per conversation ("99+"), so a huge backlog costs no more.
 UNREAD_CAP = 100
@@ -102,6 +102,24 @@ def message_with_details(message_id: int) -> Message:
         .prefetch_related("reactions", "attachments")
         .get(pk=message_id)
     )
+
+
+def fresh_message_for_response(message: Message, sender: Membership, *, created: bool) -> Message:
+    """The message just sent, ready to serialise without reading it back.
+
+    A new message has no reactions yet and its sender is the caller, whose user is already
+    loaded; only attachments (when any were claimed) need a query. A retried send returns
+    the stored message as it is now.
+    """
+    if not created:
+        return message_with_details(message.pk)
+    message.sender = sender
+    attachments = list(message.attachments.all())
+    message._prefetched_objects_cache = {  # type: ignore[attr-defined]
+        "reactions": Reaction.objects.none(),
+        "attachments": attachments,
+    }
+    return message
 
 
 def access_conversation(member: Membership, conversation_id: Any) -> Conversation:

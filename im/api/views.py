@@ -221,9 +221,8 @@ class ConversationViewSet(mixins.RetrieveModelMixin, OrgScopedViewSet):
             message, created = actions.do_send_message(
                 self.membership, conversation, **data.validated_data
             )
-            body = s.MessageSerializer(
-                selectors.message_with_details(message.pk), context={"request": request}
-            ).data
+            shown = selectors.fresh_message_for_response(message, self.membership, created=created)
+            body = s.MessageSerializer(shown, context={"request": request}).data
             return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
         query = _PageQuery(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -12,7 +12,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from core.embedded_beat import start_embedded_beat  # noqa: E402
 from core.realtime import TokenAuthMiddleware  # noqa: E402
+
+# Periodic jobs (DING reminders, pruning) when there is no separate beat process.
+start_embedded_beat()
 
 application = ProtocolTypeRouter(
     {

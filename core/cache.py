@@ -19,6 +19,11 @@ _lock = threading.Lock()
 
 
 class SharedPoolRedisCache(RedisCache):
+    # Set by RedisCache.__init__ (private there, so not in the type stubs).
+    _servers: list[str]
+    _options: dict[str, Any]
+    _class: type[RedisCacheClient]
+
     @cached_property
     def _cache(self) -> RedisCacheClient:
         key = (*self._servers, repr(sorted(self._options.items())))

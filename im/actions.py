@@ -253,6 +253,44 @@ def do_leave_conversation(actor: Membership, conversation: Conversation) -> None
 
 
 @transaction.atomic
+def do_set_group_role(
+    actor: Membership, conversation: Conversation, member: Membership, role: str
+) -> ConversationMember:
+    """The group's owner appoints or removes group admins."""
+    link = get_link(actor, conversation)
+    if conversation.kind != Kind.GROUP or link.role != "owner":
+        raise Forbidden(_("Only the group's owner can appoint admins."))
+    if role not in ("admin", "member"):
+        raise ValidationFailed(_("Invalid."), fields={"role": [_("Choose admin or member.")]})
+    target = get_link(member, conversation)
+    if target.role == "owner":
+        raise Conflict(
+            _("The owner's role changes only by transferring ownership."), code="owner_role"
+        )
+    if target.role != role:
+        target.role = role
+        target.save(update_fields=["role"])
+        record_event(conversation, "conversation.updated", {"member_roles": {member.pk: role}})
+    return target
+
+
+@transaction.atomic
+def do_set_group_avatar(actor: Membership, conversation: Conversation, upload: Any) -> Conversation:
+    from core.errors import PayloadTooLarge
+
+    _check_manager(actor, conversation)
+    if upload.size > settings.LOGO_MAX_BYTES:
+        raise PayloadTooLarge(
+            _("The image may be at most %(size)s KiB.") % {"size": settings.LOGO_MAX_BYTES // 1024},
+            fields={"avatar": [_("Too large.")]},
+        )
+    conversation.avatar = upload
+    conversation.save(update_fields=["avatar"])
+    record_event(conversation, "conversation.updated", {"avatar": conversation.avatar.url})
+    return conversation
+
+
+@transaction.atomic
 def do_transfer_ownership(
     actor: Membership, conversation: Conversation, new_owner: Membership
 ) -> Conversation:

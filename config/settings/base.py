@@ -326,6 +326,8 @@ IM_ATTACHMENT_BLOCKED_TYPES = frozenset(
     }
 )
 IM_TYPING_MAX_MEMBERS = 1000
+# Embedded default only: run the beat schedule in the web process (core.embedded_beat).
+TACK_EMBEDDED_BEAT = _env_bool("TACK_EMBEDDED_BEAT", True)
 IM_EVENT_RETENTION_DAYS = 7
 
 # --- DING reminders (im/tasks.py) -------------------------------------------------

@@ -14,6 +14,7 @@ DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = True
+TACK_EMBEDDED_BEAT = False  # tests run periodic tasks themselves
 # Throttle rates stay real but roomy; tests that check throttling lower them.
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,

@@ -19,6 +19,7 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
             "kind",
             "name",
             "topic",
+            "avatar",
             "owner",
             "department",
             "member_count",
@@ -52,6 +53,14 @@ class GroupCreateSerializer(serializers.Serializer[Any]):
 
 class DirectCreateSerializer(serializers.Serializer[Any]):
     member_id = serializers.IntegerField(min_value=1)
+
+
+class GroupRoleSerializer(serializers.Serializer[Any]):
+    role = serializers.ChoiceField(choices=["admin", "member"])
+
+
+class AvatarSerializer(serializers.Serializer[Any]):
+    avatar = serializers.ImageField()
 
 
 class ConversationUpdateSerializer(serializers.Serializer[Any]):

@@ -143,6 +143,28 @@ class ConversationViewSet(mixins.RetrieveModelMixin, OrgScopedViewSet):
         actions.do_remove_conversation_member(self.membership, conversation, member)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(request=s.GroupRoleSerializer, responses=s.ConversationMemberSerializer)
+    @action(detail=True, methods=["post"], url_path=r"members/(?P<member_id>\d+)/role")
+    def member_role(self, request: Request, org_id: int, pk: str, member_id: str) -> Response:
+        """Appoint (``admin``) or dismiss (``member``) a group admin; owner only."""
+        data = s.GroupRoleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = access_member(self.membership, member_id)
+        link = actions.do_set_group_role(
+            self.membership, self._conversation(pk), member, data.validated_data["role"]
+        )
+        return Response(s.ConversationMemberSerializer(link).data)
+
+    @extend_schema(request=s.AvatarSerializer, responses=s.ConversationSerializer)
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
+    def avatar(self, request: Request, org_id: int, pk: str) -> Response:
+        data = s.AvatarSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation = actions.do_set_group_avatar(
+            self.membership, self._conversation(pk), data.validated_data["avatar"]
+        )
+        return Response(s.ConversationSerializer(conversation, context={"request": request}).data)
+
     @extend_schema(request=None, responses={204: None})
     @action(detail=True, methods=["post"])
     def leave(self, request: Request, org_id: int, pk: str) -> Response:

@@ -491,3 +491,60 @@ def test_a_two_thousand_member_group_can_be_created_and_messaged(api, org, owner
     assert receipts["unread_count"] == 2000
     assert api(crowd[-1]).get(url(org, "unread/")).json()["total_unread"] == 1
     assert Message.objects.filter(conversation_id=cid).count() == 1
+
+
+def test_owner_appoints_and_dismisses_group_admins_who_can_then_manage(api, org, owner, add_member):
+    from im.actions import do_create_group
+
+    alice, bob = add_member(org), add_member(org)
+    group = do_create_group(owner, name="Ops", member_ids=[alice.pk, bob.pk])
+    base = f"/api/v1/orgs/{org.pk}/conversations/{group.pk}/"
+    assert api(alice).patch(base, {"name": "Mine"}, format="json").status_code == 403
+    response = api(owner).post(base + f"members/{alice.pk}/role/", {"role": "admin"}, format="json")
+    assert response.status_code == 200 and response.json()["role"] == "admin"
+    assert api(alice).patch(base, {"name": "Ops & QA"}, format="json").status_code == 200
+    # Only the owner appoints; the owner's own role moves only by transfer.
+    assert (
+        api(alice)
+        .post(base + f"members/{bob.pk}/role/", {"role": "admin"}, format="json")
+        .status_code
+        == 403
+    )
+    assert (
+        api(owner)
+        .post(base + f"members/{owner.pk}/role/", {"role": "member"}, format="json")
+        .status_code
+        == 409
+    )
+    assert (
+        api(owner)
+        .post(base + f"members/{alice.pk}/role/", {"role": "owner"}, format="json")
+        .status_code
+        == 400
+    )
+    api(owner).post(base + f"members/{alice.pk}/role/", {"role": "member"}, format="json")
+    assert api(alice).patch(base, {"name": "Again"}, format="json").status_code == 403
+
+
+def test_group_avatar_upload_checks_image_and_size(api, org, owner, add_member, settings, tmp_path):
+    import io
+
+    from PIL import Image
+
+    from im.actions import do_create_group
+
+    settings.MEDIA_ROOT = tmp_path
+    group = do_create_group(owner, name="Ops", member_ids=[add_member(org).pk])
+    url = f"/api/v1/orgs/{org.pk}/conversations/{group.pk}/avatar/"
+    image = io.BytesIO()
+    Image.new("RGB", (8, 8), "#00aa00").save(image, "PNG")
+    image.name = "a.png"
+    image.seek(0)
+    response = api(owner).post(url, {"avatar": image}, format="multipart")
+    assert response.status_code == 200 and response.json()["avatar"].endswith(".png")
+    fake = io.BytesIO(b"not an image")
+    fake.name = "x.png"
+    assert api(owner).post(url, {"avatar": fake}, format="multipart").status_code == 400
+    settings.LOGO_MAX_BYTES = 10
+    image.seek(0)
+    assert api(owner).post(url, {"avatar": image}, format="multipart").status_code == 413

@@ -62,28 +62,8 @@ def embedded_env(var_dir: Path) -> dict[str, str]:
     return env
 
 
-class Server:
-    def __init__(self, url: str, process: subprocess.Popen[bytes], output: str) -> None:
-        self.url, self.process, self.output = url, process, output
-
-
-@pytest.fixture(scope="session")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """What ``make demo`` does: migrate, load the demo, serve with uvicorn."""
-    var_dir = tmp_path_factory.mktemp("demo-var")
-    env = embedded_env(var_dir)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
-    demo = subprocess.run(
-        [*manage, "demo", "--url", url],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+def start_uvicorn(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """A real uvicorn serving ``config.asgi:application`` on 127.0.0.1:``port``, once it accepts."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -106,12 +86,36 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
+                return process
         except OSError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("uvicorn did not start")
+            time.sleep(0.1)
+    process.kill()
+    pytest.fail("uvicorn did not start")
+
+
+class Server:
+    def __init__(self, url: str, process: subprocess.Popen[bytes], output: str) -> None:
+        self.url, self.process, self.output = url, process, output
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """What ``make demo`` does: migrate, load the demo, serve with uvicorn."""
+    var_dir = tmp_path_factory.mktemp("demo-var")
+    env = embedded_env(var_dir)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
+    demo = subprocess.run(
+        [*manage, "demo", "--url", url],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    process = start_uvicorn(env, port)
     yield Server(url, process, demo.stdout)
     process.terminate()
     process.wait(timeout=10)

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from tests.e2e.conftest import ROOT, embedded_env, free_port
+from tests.e2e.conftest import ROOT, embedded_env, free_port, start_uvicorn
 
 pytestmark = pytest.mark.e2e
 
@@ -56,34 +54,7 @@ def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer
     )
     ids = json.loads(seeded.stdout.strip().splitlines()[-1])
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--lifespan",
-            "off",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("uvicorn did not start")
+    process = start_uvicorn(env, port)
     yield ChatServer(f"http://127.0.0.1:{port}", ids)
     process.terminate()
     process.wait(timeout=10)

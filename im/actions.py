@@ -50,6 +50,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "conversation_id": message.conversation_id,
         "sender_id": message.sender_id,
         "bot_id": message.bot_id,
+        "bot_name": message.bot.name if message.bot_id and message.bot else "",
         "kind": message.kind,
         "body": "" if recalled else message.body,
         "html": "" if recalled else message.html,

@@ -143,6 +143,9 @@ def chat(ctx: DemoContext) -> None:
     step = timedelta(minutes=(3 * 24 * 60) // max(len(sent), 1))
     for index, message in enumerate(sent):
         Message.objects.filter(pk=message.pk).update(created_at=now - step * (len(sent) - index))
+    for conversation, _lines, _people in conversations:
+        latest = conversation.messages.order_by("-id").values_list("created_at", flat=True).first()
+        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=latest)
     # Most people have read most things; the admin has a few unread red dots.
     for conversation, _lines, people in conversations:
         last = conversation.messages.order_by("-id").values_list("id", flat=True).first()

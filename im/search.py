@@ -49,7 +49,7 @@ def search_messages(
     if before is not None:
         messages = messages.filter(pk__lt=before)
     return list(
-        messages.select_related("sender__user")
+        messages.select_related("sender__user", "bot")
         .prefetch_related("reactions", "attachments")
         .order_by("-id")[: min(limit, PAGE_SIZE)]
     )

@@ -84,7 +84,7 @@ def messages_page(
     limit: int = 50,
 ) -> list[Message]:
     """Messages in id order: the newest ``limit`` (or those before/after an id)."""
-    qs = Message.objects.filter(conversation=conversation).select_related("sender__user")
+    qs = Message.objects.filter(conversation=conversation).select_related("sender__user", "bot")
     qs = qs.prefetch_related("reactions", "attachments")
     if thread_root is not None:
         qs = qs.filter(Q(pk=thread_root) | Q(thread_root_id=thread_root))
@@ -98,7 +98,7 @@ def messages_page(
 def message_with_details(message_id: int) -> Message:
     """One message with what its serializer reads, loaded up front."""
     return (
-        Message.objects.select_related("sender__user")
+        Message.objects.select_related("sender__user", "bot")
         .prefetch_related("reactions", "attachments")
         .get(pk=message_id)
     )

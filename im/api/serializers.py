@@ -120,6 +120,7 @@ class ReactionSummarySerializer(serializers.Serializer[Any]):
 
 class MessageSerializer(serializers.ModelSerializer[Message]):
     sender = serializers.SerializerMethodField()
+    bot_name = serializers.SerializerMethodField()
     body = serializers.SerializerMethodField()
     html = serializers.SerializerMethodField()
     card = serializers.SerializerMethodField()
@@ -134,6 +135,7 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
             "conversation",
             "sender",
             "bot",
+            "bot_name",
             "kind",
             "client_msg_id",
             "body",
@@ -161,6 +163,9 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
             "user_id": user.pk,
             "display_name": user.display_name,
         }
+
+    def get_bot_name(self, message: Message) -> str:
+        return message.bot.name if message.bot_id and message.bot else ""
 
     def get_body(self, message: Message) -> str:
         return "" if message.is_recalled else message.body

@@ -274,7 +274,7 @@ class MessageViewSet(mixins.RetrieveModelMixin, OrgScopedViewSet):
     def refine_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return (
             queryset.filter(conversation__members__membership=self.membership)
-            .select_related("sender__user", "conversation")
+            .select_related("sender__user", "bot", "conversation")
             .prefetch_related("reactions", "attachments")
         )
 

@@ -605,3 +605,16 @@ def test_the_mention_task_is_registered_with_celery():
     from config.celery import app
 
     assert "im.bots.deliver_mention" in app.tasks
+
+
+def test_bot_messages_carry_the_bot_name_for_display(api, org, owner, add_member):
+    from im.actions import do_create_group
+    from im.bots import do_create_bot, do_post_bot_message
+
+    group = do_create_group(owner, name="Lab", member_ids=[add_member(org).pk])
+    bot = do_create_bot(owner, name="Lab Monitor", conversation_id=group.pk).bot
+    do_post_bot_message(bot, group, text="Results ready")
+    listed = api(owner).get(f"/api/v1/orgs/{org.pk}/conversations/{group.pk}/messages/").json()
+    assert [(m["bot_name"], m["body"]) for m in listed if m["bot"]] == [
+        ("Lab Monitor", "Results ready")
+    ]

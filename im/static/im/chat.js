@@ -199,6 +199,7 @@
       sender_id: sender ? sender.member_id : raw.sender_id !== undefined ? raw.sender_id : null,
       sender_user_id: sender ? sender.user_id : null,
       bot_id: raw.bot_id !== undefined ? raw.bot_id : raw.bot || null,
+      bot_name: raw.bot_name || "",
       kind: raw.kind || "text",
       body: raw.body || "",
       html: raw.html || "",
@@ -222,7 +223,9 @@
     return m;
   }
   function senderName(m) {
-    if (m.sender_id === null || m.sender_id === undefined) return m.bot_id ? T.bot : T.unknown_member;
+    if (m.sender_id === null || m.sender_id === undefined) {
+      return m.bot_id ? m.bot_name || T.bot : T.unknown_member;
+    }
     return state.names.get(m.sender_id) || "…";
   }
   function isMine(m) {

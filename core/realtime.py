@@ -123,9 +123,16 @@ class Hub:
         conversation_id = event.get("conversation_id")
         if target_user is not None:
             targets = set(self.by_user.get(target_user, ()))
-            if event.get("type") == "conversation.left" and conversation_id:
+            kind = event.get("type")
+            if kind == "conversation.left" and conversation_id:
                 for consumer in targets:
                     self.unsubscribe(consumer, [conversation_id])
+            elif kind == "membership.suspended":
+                for consumer in targets:
+                    self.unsubscribe(consumer, list(event.get("conversation_ids") or ()))
+            elif kind == "membership.activated":
+                for consumer in targets:
+                    self.subscribe(consumer, list(event.get("conversation_ids") or ()))
         elif conversation_id is not None:
             if event.get("type") == "conversation.joined":
                 # New members' sockets start following the conversation, then hear about it.

@@ -50,7 +50,8 @@ def message_payload(message: Message) -> dict[str, Any]:
         "conversation_id": message.conversation_id,
         "sender_id": message.sender_id,
         "bot_id": message.bot_id,
-        "bot_name": message.bot.name if message.bot_id and message.bot else "",
+        # Only when already loaded: a payload must never cost a query.
+        "bot_name": message.bot.name if Message.bot.is_cached(message) and message.bot else "",
         "kind": message.kind,
         "body": "" if recalled else message.body,
         "html": "" if recalled else message.html,
@@ -125,6 +126,14 @@ def _remove_members(conversation: Conversation, members: Iterable[Membership]) -
     members = list(members)
     deleted, _by_model = ConversationMember.objects.filter(
         conversation=conversation, membership__in=members
+    ).delete()
+    # Someone who left can neither confirm nor be reminded of this conversation's DINGs.
+    from im.models import DingReceipt
+
+    DingReceipt.objects.filter(
+        ding__message__conversation=conversation,
+        membership__in=members,
+        confirmed_at__isnull=True,
     ).delete()
     if deleted:
         Conversation.objects.filter(pk=conversation.pk).update(
@@ -380,6 +389,20 @@ def sync_membership(membership: Membership) -> None:
         department_groups = Conversation.objects.filter(
             org_id=membership.org_id, kind=Kind.DEPARTMENT
         )
+        if exists:
+            # Open sockets follow (or stop following) every remaining conversation at once.
+            kept = list(
+                ConversationMember.objects.filter(membership=membership).values_list(
+                    "conversation_id", flat=True
+                )
+            )
+            record_event(
+                None,
+                "membership.activated" if active else "membership.suspended",
+                {"conversation_ids": kept},
+                target_user=membership.user_id,
+                org_id=membership.org_id,
+            )
         if active:
             # Reactivated: back into the groups of the departments they are still in.
             for conversation in department_groups.filter(
@@ -448,34 +471,69 @@ def _valid_mentions(conversation: Conversation, ids: Iterable[int]) -> list[int]
     return sorted(found)
 
 
-@transaction.atomic
+def _first_with_client_msg_id(
+    actor: Membership, conversation: Conversation, client_msg_id: str
+) -> Message | None:
+    first = Message.objects.filter(
+        org_id=actor.org_id, sender=actor, client_msg_id=client_msg_id
+    ).first()
+    if first is not None and first.conversation_id != conversation.pk:
+        raise Conflict(
+            _("This client message id was already used in another conversation."),
+            code="client_msg_id_reused",
+            fields={"client_msg_id": [_("Already used.")]},
+        )
+    return first
+
+
 def do_send_message(
     actor: Membership,
     conversation: Conversation,
     *,
-    body: str = "",
     client_msg_id: str = "",
+    link: ConversationMember | None = None,
+    **content: Any,
+) -> tuple[Message, bool]:
+    """Send; returns ``(message, created)``. A retried ``client_msg_id`` returns the first.
+
+    ``link`` is the sender's ConversationMember when the caller already has it. Content
+    keywords: body, mention_ids, thread_root_id, quote_id, attachment_ids, card, kind.
+    """
+    if client_msg_id:
+        first = _first_with_client_msg_id(actor, conversation, client_msg_id)
+        if first is not None:
+            return first, False
+    try:
+        message = _insert_message(actor, conversation, client_msg_id, link, **content)
+    except IntegrityError:
+        # The same client_msg_id raced in from a concurrent retry; the whole insert rolled
+        # back (no savepoint needed on the normal path), so answer with the winner.
+        first = (
+            _first_with_client_msg_id(actor, conversation, client_msg_id) if client_msg_id else None
+        )
+        if first is None:
+            raise
+        return first, False
+    return message, True
+
+
+@transaction.atomic
+def _insert_message(
+    actor: Membership,
+    conversation: Conversation,
+    client_msg_id: str,
+    link: ConversationMember | None,
+    *,
+    body: str = "",
     mention_ids: Iterable[int] = (),
     thread_root_id: int | None = None,
     quote_id: int | None = None,
     attachment_ids: Iterable[int] = (),
     card: dict[str, Any] | None = None,
     kind: str = Message.Kind.TEXT,
-) -> tuple[Message, bool]:
-    """Send; returns ``(message, created)``. A retried ``client_msg_id`` returns the first."""
-    if client_msg_id:
-        first = Message.objects.filter(
-            org_id=actor.org_id, sender=actor, client_msg_id=client_msg_id
-        ).first()
-        if first is not None:
-            if first.conversation_id != conversation.pk:
-                raise Conflict(
-                    _("This client message id was already used in another conversation."),
-                    code="client_msg_id_reused",
-                    fields={"client_msg_id": [_("Already used.")]},
-                )
-            return first, False
-    link = get_link(actor, conversation)
+) -> Message:
+    if link is None or link.membership_id != actor.pk or link.conversation_id != conversation.pk:
+        link = get_link(actor, conversation)
     attachment_ids = list(attachment_ids)
     check_message_body(body, has_other_content=bool(attachment_ids or card))
     root = _thread_root(conversation, thread_root_id)
@@ -495,13 +553,7 @@ def do_send_message(
         quote=quote,
         mentions_all=mentions_all,
     )
-    try:
-        with transaction.atomic():
-            message.save()
-    except IntegrityError:  # the same client_msg_id raced in
-        return Message.objects.get(
-            org_id=actor.org_id, sender=actor, client_msg_id=client_msg_id
-        ), False
+    message.save()
     if attachment_ids:
         claimed = Attachment.objects.filter(
             org_id=actor.org_id, pk__in=attachment_ids, uploaded_by=actor, message__isnull=True
@@ -522,24 +574,27 @@ def do_send_message(
                 for mid in mentions
             ]
         )
-    Conversation.objects.filter(pk=conversation.pk).update(
+    # Concurrent senders may commit out of id order: only ever move these forwards.
+    Conversation.objects.filter(pk=conversation.pk, last_message_id__lt=message.pk).update(
         last_message_id=message.pk, last_message_at=message.created_at
     )
     if root is not None:
         Message.objects.filter(pk=root.pk).update(reply_count=F("reply_count") + 1)
     # Senders have read their own message.
-    ConversationMember.objects.filter(pk=link.pk).update(last_read_message_id=message.pk)
+    ConversationMember.objects.filter(pk=link.pk, last_read_message_id__lt=message.pk).update(
+        last_read_message_id=message.pk
+    )
     payload = message_payload(message)
     payload["mention_ids"] = mentions
     record_event(conversation, "message.created", {"message": payload})
-    transaction.on_commit(lambda: _after_send(message.pk))
-    return message, True
+    transaction.on_commit(lambda: _after_send(message))
+    return message
 
 
-def _after_send(message_id: int) -> None:
-    """Hooks other parts of IM attach to (bots mentioned in the message, …)."""
+def _after_send(message: Message) -> None:
+    """Hooks other parts of IM attach to (bots mentioned in the message, …), after commit."""
     for hook in AFTER_SEND_HOOKS:
-        hook(message_id)
+        hook(message)
 
 
 AFTER_SEND_HOOKS: list[Any] = []
@@ -606,12 +661,28 @@ def do_recall_message(actor: Membership, message: Message) -> Message:
     message.recalled_at = timezone.now()
     message.recalled_by = actor
     message.save(update_fields=["recalled_at", "recalled_by"])
+    _scrub_stored_events(message)
     record_event(
         message.conversation,
         "message.recalled",
         {"message_id": message.pk, "recalled_by": actor.pk},
     )
     return message
+
+
+def _scrub_stored_events(message: Message) -> None:
+    """A recalled message's text must not survive in the catch-up log either."""
+    from im.models import Event
+
+    tombstone = message_payload(message)  # recalled: body, html and card are empty
+    stored = Event.objects.filter(
+        conversation_id=message.conversation_id,
+        type__in=["message.created", "message.edited"],
+        payload__message__id=message.pk,
+    )
+    for event in stored:
+        event.payload = {**event.payload, "message": {**event.payload["message"], **tombstone}}
+        event.save(update_fields=["payload"])
 
 
 @transaction.atomic
@@ -677,12 +748,23 @@ def do_mark_read(
     )
     if moved:
         link.last_read_message_id = target
-        record_event(
-            conversation,
-            "read",
-            {"membership_id": actor.pk, "user_id": actor.user_id, "last_read_message_id": target},
-        )
+        _record_read(actor, conversation.pk, conversation.member_count, target)
     return link
+
+
+def _record_read(actor: Membership, conversation_id: int, member_count: int, last: int) -> None:
+    """Tell the room a cursor moved, so senders' receipts update live.
+
+    In very large groups every member's read reaching every member would grow with the
+    square of the group, so there only the reader's own devices hear it and receipts are
+    fetched when looked at.
+    """
+    payload = {"membership_id": actor.pk, "user_id": actor.user_id, "last_read_message_id": last}
+    conversation = Conversation(pk=conversation_id, org_id=actor.org_id)
+    if member_count > settings.IM_LIVE_RECEIPTS_MAX_MEMBERS:
+        record_event(conversation, "read", payload, target_user=actor.user_id)
+    else:
+        record_event(conversation, "read", payload)
 
 
 @transaction.atomic
@@ -691,16 +773,13 @@ def do_mark_all_read(actor: Membership) -> int:
     links = list(
         ConversationMember.objects.filter(
             membership=actor, last_read_message_id__lt=F("conversation__last_message_id")
-        ).values_list("pk", "conversation_id", "conversation__last_message_id")
-    )
-    for pk, conversation_id, last in links:
-        ConversationMember.objects.filter(pk=pk).update(last_read_message_id=last)
-        # Conversation-wide, so senders' receipts update live.
-        record_event(
-            Conversation(pk=conversation_id, org_id=actor.org_id),
-            "read",
-            {"membership_id": actor.pk, "user_id": actor.user_id, "last_read_message_id": last},
+        ).values_list(
+            "pk", "conversation_id", "conversation__last_message_id", "conversation__member_count"
         )
+    )
+    for pk, conversation_id, last, member_count in links:
+        ConversationMember.objects.filter(pk=pk).update(last_read_message_id=last)
+        _record_read(actor, conversation_id, member_count, last)
     return len(links)
 
 

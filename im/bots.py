@@ -13,6 +13,7 @@ Signature: ``X-Tack-Signature: v1=<hex HMAC-SHA256(secret, "<X-Tack-Timestamp>.<
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -23,6 +24,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from celery import shared_task
@@ -35,11 +37,13 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext as _
+from requests.adapters import HTTPAdapter
 
 from core.audit import record_audit
 from core.auth import hash_token
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.models import Membership
+from core.netguard import UnresolvableHost, check_public_url, resolve_public_address
 from core.permissions import has_permission
 from im.actions import (
     ALL_MENTION,
@@ -63,6 +67,10 @@ BOT_NAME_MAX = 80
 
 class BotUnavailable(Exception):
     """The bot's outgoing endpoint failed, timed out or answered nonsense."""
+
+
+class BotTargetRefused(BotUnavailable):
+    """The outgoing URL (now) points into a private network: not called, not retried."""
 
 
 # --- Secrets ----------------------------------------------------------------------------
@@ -209,6 +217,8 @@ def _check_outgoing_url(url: str) -> str:
         raise ValidationFailed(
             _("The outgoing URL is too long."), fields={"outgoing_url": [_("Too long.")]}
         )
+    # Not into our own network (SSRF); checked again before every call, see call_bot.
+    check_public_url(url, field="outgoing_url")
     return url
 
 
@@ -368,10 +378,64 @@ def do_receive_incoming(key: str, raw_body: bytes) -> Message:
 # --- Calling a bot ----------------------------------------------------------------------
 
 
+class _PinnedTLSAdapter(HTTPAdapter):
+    """For a URL whose host was replaced by its vetted address: TLS still sends the original
+    host name (SNI) and checks the certificate against it."""
+
+    def __init__(self, hostname: str) -> None:
+        self._hostname = hostname
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **pool_kwargs: Any) -> None:
+        pool_kwargs["server_hostname"] = self._hostname
+        pool_kwargs["assert_hostname"] = self._hostname
+        super().init_poolmanager(*args, **pool_kwargs)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        proxy_kwargs["server_hostname"] = self._hostname
+        proxy_kwargs["assert_hostname"] = self._hostname
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
+
+
+def _pinned_request(url: str) -> tuple[str, str, requests.Session]:
+    """Vet ``url``'s host now and pin it: the URL to request (host replaced by the vetted
+    address), the Host header to send, and a session that does TLS for the original name.
+
+    Connecting to the address that was checked, rather than letting ``requests`` resolve
+    the name again, leaves no window for DNS rebinding (a name that resolves to a public
+    address for the check and to a private one for the connection).
+    """
+    try:
+        address = resolve_public_address(url, field="outgoing_url")
+    except UnresolvableHost as exc:
+        raise BotUnavailable(f"outgoing URL host does not resolve: {exc.message}") from None
+    except ValidationFailed as exc:
+        raise BotTargetRefused(f"outgoing URL refused: {exc.message}") from None
+    parts = urlsplit(url)
+    hostname = parts.hostname or ""
+    with contextlib.suppress(UnicodeError):  # else resolved all the same; left as is
+        hostname = hostname.encode("idna").decode("ascii")
+    literal = f"[{address}]" if ":" in address else address
+    host_header = f"[{hostname}]" if ":" in hostname else hostname
+    if parts.port is not None:
+        literal, host_header = f"{literal}:{parts.port}", f"{host_header}:{parts.port}"
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@{literal}" if userinfo else literal
+    session = requests.Session()
+    if parts.scheme.lower() == "https":
+        session.mount("https://", _PinnedTLSAdapter(hostname))
+    return urlunsplit(parts._replace(netloc=netloc)), host_header, session
+
+
 def call_bot(bot: Bot, payload: dict[str, Any]) -> dict[str, Any]:
-    """POST ``payload`` signed to the bot's outgoing URL; its JSON answer (``{}`` if empty)."""
+    """POST ``payload`` signed to the bot's outgoing URL; its JSON answer (``{}`` if empty).
+
+    The URL's host is resolved and vetted (public addresses only, ``core.netguard``) at each
+    call, so a DNS change after the bot was created is caught.
+    """
     if not bot.outgoing_url or not bot.signing_secret:
         raise BotUnavailable("no outgoing URL")
+    target, host_header, session = _pinned_request(bot.outgoing_url)
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     timestamp = str(int(time.time()))
     headers = {
@@ -379,16 +443,20 @@ def call_bot(bot: Bot, payload: dict[str, Any]) -> dict[str, Any]:
         "User-Agent": "Tack-Bots/1",
         "X-Tack-Timestamp": timestamp,
         "X-Tack-Signature": sign(decrypt_secret(bot.signing_secret), timestamp, body),
+        "Host": host_header,
     }
     try:
-        with requests.post(
-            bot.outgoing_url,
-            data=body,
-            headers=headers,
-            timeout=OUTGOING_TIMEOUT_SECONDS,
-            allow_redirects=False,
-            stream=True,
-        ) as response:
+        with (
+            session,
+            session.post(
+                target,
+                data=body,
+                headers=headers,
+                timeout=OUTGOING_TIMEOUT_SECONDS,
+                allow_redirects=False,
+                stream=True,
+            ) as response,
+        ):
             if not 200 <= response.status_code < 300:
                 raise BotUnavailable(f"answered {response.status_code}")
             raw = b""
@@ -497,15 +565,11 @@ def mentions_bot(body: str, name: str) -> bool:
     return re.search(pattern, body, flags=re.IGNORECASE) is not None
 
 
-def on_message_sent(message_id: int) -> None:
+def on_message_sent(message: Message) -> None:
     """``im.actions.AFTER_SEND_HOOKS``: queue a call to each outgoing bot the message mentions."""
     try:
-        message = (
-            Message.objects.filter(pk=message_id, sender__isnull=False, recalled_at__isnull=True)
-            .only("pk", "body", "conversation_id")
-            .first()
-        )
-        if message is None or "@" not in message.body:
+        # Most messages mention nobody: decided from the text in hand, without a query.
+        if message.sender_id is None or "@" not in message.body:
             return
         bots = Bot.objects.filter(conversation_id=message.conversation_id, is_active=True).exclude(
             outgoing_url=""
@@ -514,7 +578,7 @@ def on_message_sent(message_id: int) -> None:
             if mentions_bot(message.body, bot.name):
                 deliver_mention.delay(bot.pk, message.pk)
     except Exception:  # a bot must never break sending
-        logger.exception("could not hand message %s to its mentioned bots", message_id)
+        logger.exception("could not hand message %s to its mentioned bots", message.pk)
 
 
 def _deliver_mention(task: Any, bot_id: int, message_id: int) -> None:
@@ -536,6 +600,9 @@ def _deliver_mention(task: Any, bot_id: int, message_id: int) -> None:
     }
     try:
         text = _reply_text(call_bot(bot, payload))
+    except BotTargetRefused as exc:
+        logger.warning("mention of bot %s in %s not delivered: %s", bot_id, message_id, exc)
+        return
     except BotUnavailable as exc:
         if task.request.is_eager or task.request.retries >= MENTION_RETRIES:
             logger.warning("mention of bot %s in %s not delivered: %s", bot_id, message_id, exc)

@@ -25,6 +25,11 @@ def _member_count(conversation_id: int) -> int:
     )
 
 
+@database_sync_to_async
+def _org_of(conversation_id: int) -> int | None:
+    return Conversation.objects.filter(pk=conversation_id).values_list("org_id", flat=True).first()
+
+
 async def handle_typing(consumer: EventsConsumer, frame: dict[str, Any]) -> None:
     """``{"type": "typing", "conversation_id": N}``: throttled, not stored, off in big groups."""
     try:
@@ -50,6 +55,7 @@ async def handle_typing(consumer: EventsConsumer, frame: dict[str, Any]) -> None
             "type": "hub.event",
             "event": {
                 "type": "typing",
+                "org_id": await _org_of(conversation_id),
                 "conversation_id": conversation_id,
                 "user_id": consumer.user.pk,
             },

@@ -17,7 +17,7 @@ from im.actions import (
     do_mark_read,
     do_send_message,
 )
-from im.models import Conversation, Message
+from im.models import Conversation, ConversationMember, Message
 
 # (group name, department whose members join, lines)
 _GROUPS = [
@@ -143,6 +143,10 @@ def chat(ctx: DemoContext) -> None:
     step = timedelta(minutes=(3 * 24 * 60) // max(len(sent), 1))
     for index, message in enumerate(sent):
         Message.objects.filter(pk=message.pk).update(created_at=now - step * (len(sent) - index))
+    # Everyone was in their groups before the history began.
+    ConversationMember.objects.filter(conversation__in=[c for c, _l, _p in conversations]).update(
+        joined_at=now - step * (len(sent) + 60)
+    )
     for conversation, _lines, _people in conversations:
         latest = conversation.messages.order_by("-id").values_list("created_at", flat=True).first()
         Conversation.objects.filter(pk=conversation.pk).update(last_message_at=latest)

@@ -144,6 +144,12 @@ def do_send_ding(
 ) -> tuple[Ding, bool]:
     """Send a DING; returns ``(ding, created)``. A retried ``client_msg_id`` returns the first."""
     existing = _existing_ding(actor, client_msg_id)
+    if existing is not None and existing.message.conversation_id != conversation.pk:
+        raise Conflict(
+            _("This client message id was already used in another conversation."),
+            code="client_msg_id_reused",
+            fields={"client_msg_id": [_("Already used.")]},
+        )
     if existing is not None:
         return existing, False
     get_link(actor, conversation)  # 404 unless the sender is in the conversation

@@ -26,6 +26,7 @@ logger = logging.getLogger("tack.events")
 def event_dict(event: Event) -> dict[str, Any]:
     return {
         "id": event.pk,
+        "org_id": event.org_id,
         "type": event.type,
         "conversation_id": event.conversation_id,
         "target_user_id": event.target_user_id,

@@ -7,9 +7,12 @@ past M. No row per recipient per message; only DING confirmations are stored per
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
 from typing import ClassVar
 
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage, Storage
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -228,6 +231,18 @@ class Reaction(models.Model):
         return f"{self.emoji} on {self.message_id}"
 
 
+def private_storage() -> Storage:
+    """Chat files never sit under the public media URL: they are served by an API view
+    that checks who is asking (``im.api.views.AttachmentViewSet.download``)."""
+    return FileSystemStorage(location=settings.TACK_PRIVATE_MEDIA_ROOT, base_url=None)
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    """A random name per file, kept apart per organisation; the real name lives in ``name``."""
+    suffix = Path(filename).suffix.lower()[:10]
+    return f"attachments/{instance.org_id}/{uuid.uuid4().hex}{suffix}"
+
+
 class Attachment(models.Model):
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     message = models.ForeignKey(
@@ -236,7 +251,7 @@ class Attachment(models.Model):
     uploaded_by = models.ForeignKey(
         Membership, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    file = models.FileField(upload_to="attachments/%Y/%m/")
+    file = models.FileField(upload_to=attachment_path, storage=private_storage, max_length=200)
     name = models.CharField(max_length=200)
     content_type = models.CharField(max_length=100)
     size = models.PositiveBigIntegerField()

@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 
 from core.errors import NotFound
 from core.models import Membership
-from im.models import Conversation, ConversationMember, Message, Reaction
+from im.models import Attachment, Conversation, ConversationMember, Message, Reaction
 
 #: Unread counts stop at this many per conversation ("99+"), so a huge backlog costs no more.
 UNREAD_CAP = 100
@@ -52,17 +52,21 @@ def unread_counts(member: Membership) -> dict[int, Unread]:
                     SELECT 1 FROM im_message m
                     WHERE m.conversation_id = cm.conversation_id
                       AND m.id > cm.last_read_message_id
+                      AND m.recalled_at IS NULL
                       AND (m.sender_id IS NULL OR m.sender_id <> %s)
                     LIMIT {UNREAD_CAP}) AS u) AS unread,
                (SELECT COUNT(*) FROM im_mention mm
+                    JOIN im_message mm_m ON mm_m.id = mm.message_id
                     WHERE mm.membership_id = %s
                       AND mm.conversation_id = cm.conversation_id
-                      AND mm.message_id > cm.last_read_message_id)
+                      AND mm.message_id > cm.last_read_message_id
+                      AND mm_m.recalled_at IS NULL)
              + (SELECT COUNT(*) FROM (
                     SELECT 1 FROM im_message m2
                     WHERE m2.conversation_id = cm.conversation_id
                       AND m2.id > cm.last_read_message_id
                       AND m2.mentions_all
+                      AND m2.recalled_at IS NULL
                       AND (m2.sender_id IS NULL OR m2.sender_id <> %s)
                     LIMIT {UNREAD_CAP}) AS a) AS mentioned
         FROM im_conversationmember cm
@@ -104,7 +108,9 @@ def message_with_details(message_id: int) -> Message:
     )
 
 
-def fresh_message_for_response(message: Message, sender: Membership, *, created: bool) -> Message:
+def fresh_message_for_response(
+    message: Message, sender: Membership, *, created: bool, claimed_attachments: bool = False
+) -> Message:
     """The message just sent, ready to serialise without reading it back.
 
     A new message has no reactions yet and its sender is the caller, whose user is already
@@ -114,7 +120,7 @@ def fresh_message_for_response(message: Message, sender: Membership, *, created:
     if not created:
         return message_with_details(message.pk)
     message.sender = sender
-    attachments = list(message.attachments.all())
+    attachments = list(message.attachments.all()) if claimed_attachments else []
     message._prefetched_objects_cache = {  # type: ignore[attr-defined]
         "reactions": Reaction.objects.none(),
         "attachments": attachments,
@@ -134,6 +140,49 @@ def access_conversation(member: Membership, conversation_id: Any) -> Conversatio
     if conversation is None:
         raise NotFound("Conversation not found.")
     return conversation
+
+
+def access_conversation_link(member: Membership, conversation_id: Any) -> ConversationMember:
+    """My membership of a conversation, with the conversation: one query for both."""
+    try:
+        cid = int(conversation_id)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    link = (
+        ConversationMember.objects.select_related("conversation")
+        .filter(org_id=member.org_id, conversation_id=cid, membership=member)
+        .first()
+    )
+    if link is None:
+        raise NotFound("Conversation not found.")
+    return link
+
+
+def access_attachment(member: Membership, attachment_id: Any) -> Attachment:
+    """An attachment its uploader, or a member of the conversation it was sent in, may read.
+
+    Files of recalled messages are gone for everyone but the uploader.
+    """
+    try:
+        aid = int(attachment_id)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    if not 0 < aid < 2**63:
+        raise NotFound()
+    attachment = (
+        Attachment.objects.filter(org_id=member.org_id, pk=aid)
+        .filter(
+            Q(uploaded_by=member)
+            | Q(
+                message__conversation__members__membership=member,
+                message__recalled_at__isnull=True,
+            )
+        )
+        .first()
+    )
+    if attachment is None:
+        raise NotFound("Attachment not found.")
+    return attachment
 
 
 def access_message(member: Membership, message_id: Any) -> Message:
@@ -157,11 +206,23 @@ class Receipts:
     unread_count: int
 
 
-def receipts(message: Message) -> Receipts:
-    """Read and unread counts for ``message`` (the sender is not counted)."""
-    members = ConversationMember.objects.filter(conversation_id=message.conversation_id)
+def _recipients(message: Message) -> QuerySet[ConversationMember]:
+    """Who the message was sent to: members at the time, less the sender.
+
+    Someone who joined later never received it (their cursor starts past it), so they
+    count neither as having read it nor as not having read it.
+    """
+    members = ConversationMember.objects.filter(
+        conversation_id=message.conversation_id, joined_at__lte=message.created_at
+    )
     if message.sender_id:
         members = members.exclude(membership_id=message.sender_id)
+    return members
+
+
+def receipts(message: Message) -> Receipts:
+    """Read and unread counts for ``message`` (the sender is not counted)."""
+    members = _recipients(message)
     read = members.filter(last_read_message_id__gte=message.pk).count()
     unread = members.filter(last_read_message_id__lt=message.pk).count()
     return Receipts(read_count=read, unread_count=unread)
@@ -169,11 +230,7 @@ def receipts(message: Message) -> Receipts:
 
 def receipt_members(message: Message, *, read: bool) -> QuerySet[ConversationMember]:
     """Who has (or has not) read ``message``, for a paginated list."""
-    members = ConversationMember.objects.filter(
-        conversation_id=message.conversation_id
-    ).select_related("membership__user")
-    if message.sender_id:
-        members = members.exclude(membership_id=message.sender_id)
+    members = _recipients(message).select_related("membership__user")
     if read:
         return members.filter(last_read_message_id__gte=message.pk)
     return members.filter(last_read_message_id__lt=message.pk)

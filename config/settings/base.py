@@ -279,6 +279,8 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("TACK_STATIC_ROOT", BASE_DIR / "staticfiles"))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("TACK_MEDIA_ROOT", VAR_DIR / "media"))
+# Files only members may read (chat attachments): never served under MEDIA_URL.
+TACK_PRIVATE_MEDIA_ROOT = Path(os.environ.get("TACK_PRIVATE_MEDIA_ROOT", VAR_DIR / "private"))
 WHITENOISE_USE_FINDERS = EMBEDDED or DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
@@ -326,6 +328,8 @@ IM_ATTACHMENT_BLOCKED_TYPES = frozenset(
     }
 )
 IM_TYPING_MAX_MEMBERS = 1000
+# Above this size a read is not broadcast to the whole group (see im.actions._record_read).
+IM_LIVE_RECEIPTS_MAX_MEMBERS = 500
 # Embedded default only: run the beat schedule in the web process (core.embedded_beat).
 TACK_EMBEDDED_BEAT = _env_bool("TACK_EMBEDDED_BEAT", True)
 IM_EVENT_RETENTION_DAYS = 7
@@ -336,3 +340,9 @@ CELERY_BEAT_SCHEDULE["im-ding-reminders"] = {
     "schedule": 60.0,
 }
 CELERY_BEAT_SCHEDULE["im-prune-events"] = {"task": "im.tasks.prune_events", "schedule": 86400.0}
+
+# --- Outgoing calls to user-supplied URLs (core/netguard.py) -----------------------
+# Bots' outgoing URLs may only reach public internet addresses (no SSRF into loopback,
+# private networks or cloud metadata). Allowed in the embedded default so a local demo
+# bot on 127.0.0.1 works; refused in production unless explicitly enabled.
+TACK_ALLOW_PRIVATE_WEBHOOK_TARGETS = _env_bool("TACK_ALLOW_PRIVATE_WEBHOOK_TARGETS", EMBEDDED)

@@ -30,3 +30,10 @@ if str(_layer["BACKEND"]).startswith("channels_redis"):
 # Async tests touch the database from worker threads; close those connections
 # after each use so the test database can be dropped at the end of the run.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+TACK_ALLOW_PRIVATE_WEBHOOK_TARGETS = True  # tests run real receivers on 127.0.0.1
+
+# Chat attachments go to a throw-away private directory, never into the checkout.
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+TACK_PRIVATE_MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="tack-test-private-"))

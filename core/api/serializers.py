@@ -8,6 +8,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.fields import IdField
 from core.models import (
     ApiToken,
     AuditLogEntry,
@@ -165,7 +166,7 @@ class DepartmentSerializer(serializers.ModelSerializer[Department]):
 
 
 class DepartmentMemberSerializer(serializers.Serializer[Any]):
-    member_id = serializers.IntegerField(min_value=1)
+    member_id = IdField()
     is_manager = serializers.BooleanField(default=False)
 
 

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.base import OrgScopedViewSet
+from core.api.fields import IdField
 from im import bots, selectors
 from im.api.serializers import MessageSerializer
 from im.cards import ACTION_ID_MAX
@@ -56,7 +57,7 @@ class BotCredentialsSerializer(serializers.Serializer[Any]):
 
 class BotCreateSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=bots.BOT_NAME_MAX)
-    conversation_id = serializers.IntegerField(min_value=1)
+    conversation_id = IdField()
     outgoing_url = serializers.URLField(max_length=200, required=False, allow_blank=True)
 
 

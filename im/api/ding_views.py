@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.base import OrgScopedViewSet
+from core.api.fields import IdField
 from im import ding as dings
 from im import selectors
 from im.actions import MAX_MESSAGE_CHARS
@@ -22,7 +23,7 @@ from im.models import Ding, Message
 class DingCreateSerializer(serializers.Serializer[Any]):
     body = serializers.CharField(max_length=MAX_MESSAGE_CHARS, trim_whitespace=False)
     member_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=IdField(),
         max_length=20000,
         required=False,
         default=list,

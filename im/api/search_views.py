@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.base import OrgScopedViewSet
+from core.api.fields import IdField
 from im import search
 from im.api.serializers import MessageSerializer
 from im.models import Message
@@ -19,7 +20,7 @@ from im.models import Message
 
 class _SearchQuery(serializers.Serializer[Any]):
     q = serializers.CharField(trim_whitespace=False, allow_blank=True)
-    before = serializers.IntegerField(min_value=1, required=False)
+    before = IdField(required=False)
 
 
 class SearchResultSerializer(serializers.Serializer[Any]):

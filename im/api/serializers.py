@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from core.api.fields import IdField
 from core.api.serializers import UserBriefSerializer
 from im.actions import MAX_MESSAGE_CHARS
 from im.models import Attachment, Conversation, ConversationMember, Message, MessageEdit
@@ -46,13 +47,11 @@ class MyConversationSerializer(serializers.Serializer[Any]):
 class GroupCreateSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=120)
     topic = serializers.CharField(max_length=250, required=False, allow_blank=True, default="")
-    member_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), max_length=20000, default=list
-    )
+    member_ids = serializers.ListField(child=IdField(), max_length=20000, default=list)
 
 
 class DirectCreateSerializer(serializers.Serializer[Any]):
-    member_id = serializers.IntegerField(min_value=1)
+    member_id = IdField()
 
 
 class GroupRoleSerializer(serializers.Serializer[Any]):
@@ -74,13 +73,11 @@ class MySettingsSerializer(serializers.Serializer[Any]):
 
 
 class MemberIdsSerializer(serializers.Serializer[Any]):
-    member_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=20000
-    )
+    member_ids = serializers.ListField(child=IdField(), min_length=1, max_length=20000)
 
 
 class MemberIdSerializer(serializers.Serializer[Any]):
-    member_id = serializers.IntegerField(min_value=1)
+    member_id = IdField()
 
 
 class ConversationMemberSerializer(serializers.ModelSerializer[ConversationMember]):
@@ -94,13 +91,16 @@ class ConversationMemberSerializer(serializers.ModelSerializer[ConversationMembe
 
 
 class ReadSerializer(serializers.Serializer[Any]):
-    message_id = serializers.IntegerField(
-        min_value=1, required=False, help_text="Read up to here; default: the latest message."
-    )
+    message_id = IdField(required=False, help_text="Read up to here; default: the latest message.")
 
 
 class AttachmentSerializer(serializers.ModelSerializer[Attachment]):
-    url = serializers.FileField(source="file", read_only=True)
+    url = serializers.SerializerMethodField(
+        help_text="Download address; needs the caller's access."
+    )
+
+    def get_url(self, attachment: Attachment) -> str:
+        return f"/api/v1/orgs/{attachment.org_id}/attachments/{attachment.pk}/download/"
 
     class Meta:
         model = Attachment
@@ -204,14 +204,10 @@ class MessageCreateSerializer(serializers.Serializer[Any]):
         default="",
         help_text="Idempotency key: a retried send with the same id returns the first message.",
     )
-    mention_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), max_length=500, default=list
-    )
-    thread_root_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    quote_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    attachment_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), max_length=20, default=list
-    )
+    mention_ids = serializers.ListField(child=IdField(), max_length=500, default=list)
+    thread_root_id = IdField(required=False, allow_null=True)
+    quote_id = IdField(required=False, allow_null=True)
+    attachment_ids = serializers.ListField(child=IdField(), max_length=20, default=list)
 
 
 class MessageEditSerializer(serializers.Serializer[Any]):

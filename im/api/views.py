@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status
@@ -15,6 +16,7 @@ from rest_framework.response import Response
 
 from core.access import access_member
 from core.api.base import OrgScopedViewSet
+from core.api.fields import IdField
 from core.api.pagination import IdCursorPagination
 from core.errors import ValidationFailed
 from im import actions, selectors
@@ -236,14 +238,20 @@ class ConversationViewSet(mixins.RetrieveModelMixin, OrgScopedViewSet):
     )
     @action(detail=True, methods=["get", "post"])
     def messages(self, request: Request, org_id: int, pk: str) -> Response:
-        conversation = self._conversation(pk)
+        link = selectors.access_conversation_link(self.membership, pk)
+        conversation = link.conversation
         if request.method == "POST":
             data = s.MessageCreateSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             message, created = actions.do_send_message(
-                self.membership, conversation, **data.validated_data
+                self.membership, conversation, link=link, **data.validated_data
             )
-            shown = selectors.fresh_message_for_response(message, self.membership, created=created)
+            shown = selectors.fresh_message_for_response(
+                message,
+                self.membership,
+                created=created,
+                claimed_attachments=bool(data.validated_data["attachment_ids"]),
+            )
             body = s.MessageSerializer(shown, context={"request": request}).data
             return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
         query = _PageQuery(data=request.query_params)
@@ -259,9 +267,9 @@ class ConversationViewSet(mixins.RetrieveModelMixin, OrgScopedViewSet):
 
 
 class _PageQuery(serializers.Serializer[Any]):
-    before = serializers.IntegerField(min_value=1, required=False)
+    before = IdField(required=False)
     after = serializers.IntegerField(min_value=0, required=False)
-    thread = serializers.IntegerField(min_value=1, required=False)
+    thread = IdField(required=False)
     limit = serializers.IntegerField(min_value=1, max_value=100, required=False)
 
 
@@ -427,3 +435,21 @@ class AttachmentViewSet(OrgScopedViewSet):
             s.AttachmentSerializer(attachment, context={"request": request}).data,
             status=status.HTTP_201_CREATED,
         )
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def download(self, request: Request, org_id: int, pk: str) -> FileResponse:
+        """The file, for its uploader or a member of the conversation it was sent to."""
+        attachment = selectors.access_attachment(self.membership, pk)
+        response = FileResponse(
+            attachment.file.open("rb"),
+            as_attachment=not attachment.is_image,
+            filename=attachment.name,
+            content_type=attachment.content_type
+            if attachment.is_image
+            else "application/octet-stream",
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+        response["Cache-Control"] = "private, max-age=3600"
+        return response

@@ -103,6 +103,7 @@ def _pk_factories(org, owner, add_member) -> dict[str, Callable[[], object]]:
         "role": lambda: "member",
         "conversation": lambda: _group(owner, add_member).pk,
         "message": lambda: _message(owner, add_member).pk,
+        "attachment": lambda: _attachment(owner, add_member).pk,
         "bot": bot,
         "message-card": card_message,
     }
@@ -112,6 +113,17 @@ def _group(owner, add_member):
     from im.actions import do_create_group
 
     return do_create_group(owner, name="Secret plans", member_ids=[add_member(owner.org).pk])
+
+
+def _attachment(owner, add_member):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from im.actions import do_send_message, do_upload_attachment
+
+    upload = SimpleUploadedFile("a-secret.txt", b"A's payroll", content_type="text/plain")
+    attachment = do_upload_attachment(owner, upload)
+    do_send_message(owner, _group(owner, add_member), attachment_ids=[attachment.pk])
+    return attachment
 
 
 def _message(owner, add_member):

@@ -48,7 +48,11 @@ def test_png_upload_is_an_image_and_attaches_on_send(api, org, group, member, ow
         True,
     )
     assert body["size"] == len(png_bytes())
-    assert list(tmp_path.rglob("*.png"))
+    from im.models import Attachment
+
+    stored = Attachment.objects.get(pk=body["id"]).file
+    assert stored.storage.exists(stored.name) and stored.name.endswith(".png")
+    assert not list(tmp_path.rglob("*.png"))  # never under the public media root
 
     sent = api(member).post(
         url(org, f"conversations/{group.pk}/messages/"),
@@ -176,3 +180,37 @@ def test_active_content_disguised_by_its_declared_type_is_refused(
 
     assert response.status_code == 400
     assert not Attachment.objects.exists()
+
+
+def test_files_are_private_and_served_only_to_the_conversation(
+    api, org, owner, member, add_member, client
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from im.actions import do_create_group, do_send_message, do_upload_attachment
+
+    group = do_create_group(owner, name="Payroll", member_ids=[member.pk])
+    outsider_in_org = add_member(org)
+    attachment = do_upload_attachment(
+        owner, SimpleUploadedFile("salaries.csv", b"name,salary\nA,1", content_type="text/csv")
+    )
+    url = f"/api/v1/orgs/{org.pk}/attachments/{attachment.pk}/download/"
+    assert api(owner).get(url).status_code == 200  # the uploader, before sending
+    assert api(member).get(url).status_code == 404  # not sent yet
+    message, _ = do_send_message(owner, group, attachment_ids=[attachment.pk])
+    response = api(member).get(url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"name,salary\nA,1"
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert api(outsider_in_org).get(url).status_code == 404
+    assert api(None).get(url).status_code == 401
+    # Nothing under the public media URL, whatever the name.
+    assert "salaries" not in attachment.file.name
+    assert client.get(f"/media/{attachment.file.name}").status_code == 404
+    # Recalled: gone for the members, still there for the uploader.
+    from im.actions import do_recall_message
+
+    do_recall_message(owner, message)
+    assert api(member).get(url).status_code == 404
+    assert api(owner).get(url).status_code == 200

@@ -618,3 +618,167 @@ def test_bot_messages_carry_the_bot_name_for_display(api, org, owner, add_member
     assert [(m["bot_name"], m["body"]) for m in listed if m["bot"]] == [
         ("Lab Monitor", "Results ready")
     ]
+
+
+# --- Outgoing URLs may not reach into our own network (core.netguard) --------------------
+
+
+def test_a_bot_aimed_at_the_metadata_service_is_refused(api, owner, group, settings):
+    settings.TACK_ALLOW_PRIVATE_WEBHOOK_TARGETS = False
+
+    response = create_bot(api, owner, group, outgoing_url="http://169.254.169.254/")
+
+    assert response.status_code == 400
+    assert "outgoing_url" in response.json()["error"]["fields"]
+    assert not Bot.objects.exists()
+    assert not AuditLogEntry.objects.filter(action="bot.create").exists()
+
+
+def test_a_bot_whose_target_became_private_is_not_called(
+    api, member, group, outgoing, receiver, settings, django_capture_on_commit_callbacks
+):
+    receiver.answer = {"text": "should not appear"}
+    settings.TACK_ALLOW_PRIVATE_WEBHOOK_TARGETS = False  # as if its DNS now said 127.0.0.1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = send(api, member, group, "@Build Bot hi")
+
+    assert response.status_code == 201
+    assert receiver.calls == []
+    assert [m.body for m in messages(group)] == ["@Build Bot hi"]
+
+
+def test_a_card_whose_owner_became_private_is_unavailable_and_not_called(
+    member, group, outgoing, receiver, settings
+):
+    card = {"title": "Lot", "buttons": [{"action_id": "go", "label": "Go"}]}
+    message = bots.do_post_bot_message(outgoing, group, card=card)
+    settings.TACK_ALLOW_PRIVATE_WEBHOOK_TARGETS = False
+
+    from core.errors import Conflict
+
+    with pytest.raises(Conflict) as caught:
+        bots.do_card_action(member, message, "go")
+
+    assert caught.value.code == "card_owner_unavailable"
+    assert receiver.calls == []
+
+
+def _fake_dns(monkeypatch, name: str, address: str) -> list[str]:
+    """``name`` resolves to ``address``; IP literals as usual; anything else fails."""
+    import socket
+
+    asked: list[str] = []
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(host)
+        if host == name:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+        return real(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return asked
+
+
+def test_the_call_goes_to_the_vetted_address_with_the_original_host_header(
+    owner, member, group, receiver, monkeypatch
+):
+    port = receiver.url.split(":")[2].split("/")[0]
+    asked = _fake_dns(monkeypatch, "bot.example.test", "127.0.0.1")
+    created = bots.do_create_bot(
+        owner,
+        name="Named",
+        conversation_id=group.pk,
+        outgoing_url=f"http://bot.example.test:{port}/tack",
+    )
+    receiver.secret = created.signing_secret
+    asked.clear()
+
+    assert bots.call_bot(created.bot, {"type": "ping"}) == {}
+
+    (call,) = receiver.calls
+    assert call.signature_ok
+    assert call.headers["Host"] == f"bot.example.test:{port}"
+    # Resolved once, for the check; the connection went to the address that was checked.
+    assert asked.count("bot.example.test") == 1
+
+
+def test_https_calls_keep_the_host_name_for_sni_and_the_certificate(
+    owner, group, monkeypatch, tmp_path
+):
+    import datetime
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bot.example.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("bot.example.test")]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    state = BotReceiver()
+    server_names: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            state.handle(self)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+
+    def note_sni(_sock: Any, sni: str | None, _context: Any) -> None:
+        server_names.append(sni)
+
+    context.sni_callback = note_sni
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        _fake_dns(monkeypatch, "bot.example.test", "127.0.0.1")
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_file))
+        created = bots.do_create_bot(
+            owner,
+            name="Secure",
+            conversation_id=group.pk,
+            outgoing_url=f"https://bot.example.test:{port}/tack",
+        )
+        state.secret = created.signing_secret
+        state.answer = {"ok": True}
+
+        assert bots.call_bot(created.bot, {"type": "ping"}) == {"ok": True}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    (call,) = state.calls
+    assert call.signature_ok
+    assert call.headers["Host"] == f"bot.example.test:{port}"
+    assert server_names == ["bot.example.test"]

@@ -390,3 +390,39 @@ def test_recalled_message_cannot_be_pinned(api, org, group, member):
     api(member).post(url(org, f"messages/{mid}/recall/"))
 
     assert api(member).post(url(org, f"messages/{mid}/pin/")).status_code == 409
+
+
+def test_sending_a_message_costs_a_fixed_number_of_queries(
+    api, org, owner, add_member, django_assert_num_queries
+):
+    """Pinned like Zulip's hot paths: token, membership, conversation link, idempotency check,
+    insert, conversation and cursor updates, event (+ the transaction's two statements)."""
+    from im.actions import do_create_group
+
+    group = do_create_group(owner, name="G", member_ids=[add_member(org).pk for _ in range(50)])
+    client = api(owner)
+    url = f"/api/v1/orgs/{org.pk}/conversations/{group.pk}/messages/"
+    client.post(url, {"body": "warm up"}, format="json")
+    with django_assert_num_queries(10):
+        response = client.post(url, {"body": "hello", "client_msg_id": "q-1"}, format="json")
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "path,payload",
+    [
+        ("conversations/", {"name": "G", "member_ids": [99999999999999999999]}),
+        ("conversations/direct/", {"member_id": 99999999999999999999}),
+        ("MESSAGES", {"body": "x", "mention_ids": [99999999999999999999]}),
+        ("MESSAGES", {"body": "x", "attachment_ids": [2**63]}),
+        ("MESSAGES", {"body": "x", "quote_id": 2**64}),
+    ],
+)
+def test_ids_beyond_64_bits_are_a_400_not_a_500(api, org, owner, member, path, payload):
+    from im.actions import do_create_group
+
+    group = do_create_group(owner, name="G", member_ids=[member.pk])
+    path = f"conversations/{group.pk}/messages/" if path == "MESSAGES" else path
+    response = api(owner).post(f"/api/v1/orgs/{org.pk}/{path}", payload, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "invalid"

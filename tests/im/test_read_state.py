@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from im import actions
+from im import actions, selectors
 from im.models import Conversation, ConversationMember, Message
 
 
@@ -316,8 +316,9 @@ def test_events_after_returns_exactly_what_i_missed_in_my_conversations(
     assert {e["conversation_id"] for e in events} == {group.pk}
     assert all(e["id"] > start for e in events)
     assert events == sorted(events, key=lambda e: e["id"])
-    assert events[0]["message"]["body"] == "one"
-    assert events[1]["message"]["body"] == "one, edited"
+    # The message was recalled afterwards: its text is gone from the stored events too.
+    assert events[0]["message"]["body"] == events[1]["message"]["body"] == ""
+    assert events[0]["message"]["recalled"] and events[1]["message"]["html"] == ""
     assert events[2]["emoji"] == "🎉"
     assert events[3]["membership_id"] == admin.pk
     assert events[4]["message_id"] == message.pk
@@ -346,3 +347,19 @@ def test_receipts_stay_right_after_the_sender_leaves(api, org, group, owner, adm
     body = api(admin).get(url(org, f"messages/{message.pk}/receipts/")).json()
 
     assert (body["read_count"], body["unread_count"]) == (0, 2)
+
+
+def test_recalled_messages_are_not_unread_and_not_mentions(org, owner, member):
+    group = actions.do_create_group(owner, name="G", member_ids=[member.pk])
+    message, _ = actions.do_send_message(owner, group, body="hello @all", mention_ids=[member.pk])
+    assert selectors.unread_counts(member)[group.pk] == selectors.Unread(1, 2)
+    actions.do_recall_message(owner, message)
+    assert group.pk not in selectors.unread_counts(member)
+
+
+def test_members_who_joined_later_are_not_counted_in_receipts(org, owner, member, add_member):
+    group = actions.do_create_group(owner, name="G", member_ids=[member.pk])
+    message, _ = actions.do_send_message(owner, group, body="before you joined")
+    actions.do_add_conversation_members(owner, group, [add_member(org).pk])
+    counts = selectors.receipts(message)
+    assert (counts.read_count, counts.unread_count) == (0, 1)

@@ -121,7 +121,12 @@ async def test_typing_is_relayed_to_members_and_not_to_others(
     await typist.send_json_to({"type": "typing", "conversation_id": group.pk})
 
     typing = await next_of_type(listener, "typing")
-    assert typing == {"type": "typing", "conversation_id": group.pk, "user_id": member.user_id}
+    assert typing == {
+        "type": "typing",
+        "org_id": org.pk,
+        "conversation_id": group.pk,
+        "user_id": member.user_id,
+    }
     assert await stranger.receive_nothing(timeout=0.3)
 
     # A second frame within the throttle window is not relayed again.
@@ -250,3 +255,19 @@ def test_an_event_is_published_once_whatever_the_group_size(
     assert group_name == "tack.hub"
     assert payload["event"]["message"]["id"] == message.pk
     assert Event.objects.filter(conversation=group, type="message.created").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_suspended_members_open_socket_stops_receiving(realtime, owner, member):
+    """Suspension cuts the live feed at once, not at the next reconnect."""
+    from core.actions import do_set_member_status
+
+    group = await make_group(owner, member)
+    ws = await connect(member)
+    # transaction=True: the core hook runs on commit, as in production.
+    await database_sync_to_async(do_set_member_status)(owner, member, "suspended")
+    notice = await ws.receive_json_from(timeout=TIMEOUT)
+    assert notice["type"] == "membership.suspended" and group.pk in notice["conversation_ids"]
+    await database_sync_to_async(actions.do_send_message)(owner, group, body="AFTER-SUSPEND")
+    assert await ws.receive_nothing(timeout=0.5)
+    await ws.disconnect()

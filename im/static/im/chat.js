@@ -2256,6 +2256,8 @@
   }
 
   function applyEvent(event) {
+    // One socket carries all of a person's organisations; this page is about one of them.
+    if (event.org_id !== undefined && event.org_id !== null && event.org_id !== config.org_id) return;
     if (event.id) {
       if (state.seenEvents.has(event.id)) return;
       state.seenEvents.add(event.id);

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from core.errors import NotFound
 from core.models import Membership
@@ -222,10 +222,11 @@ def _recipients(message: Message) -> QuerySet[ConversationMember]:
 
 def receipts(message: Message) -> Receipts:
     """Read and unread counts for ``message`` (the sender is not counted)."""
-    members = _recipients(message)
-    read = members.filter(last_read_message_id__gte=message.pk).count()
-    unread = members.filter(last_read_message_id__lt=message.pk).count()
-    return Receipts(read_count=read, unread_count=unread)
+    counts = _recipients(message).aggregate(
+        read=Count("pk", filter=Q(last_read_message_id__gte=message.pk)),
+        unread=Count("pk", filter=Q(last_read_message_id__lt=message.pk)),
+    )
+    return Receipts(read_count=counts["read"], unread_count=counts["unread"])
 
 
 def receipt_members(message: Message, *, read: bool) -> QuerySet[ConversationMember]:

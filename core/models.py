@@ -221,8 +221,8 @@ class Invitation(models.Model):
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    membership = models.OneToOneField(
-        Membership, null=True, blank=True, on_delete=models.CASCADE, related_name="invitation"
+    membership = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.CASCADE, related_name="invitations"
     )
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
@@ -233,6 +233,11 @@ class Invitation(models.Model):
         ordering: ClassVar[list[str]] = ["-id"]
         constraints: ClassVar[list[models.BaseConstraint]] = [
             models.UniqueConstraint(fields=["org", "token_hash"], name="invitation_unique_token"),
+            models.UniqueConstraint(
+                fields=["org", "membership"],
+                condition=Q(membership__isnull=False),
+                name="invitation_unique_membership",
+            ),
         ]
         indexes: ClassVar[list[models.Index]] = [models.Index(fields=["token_hash"])]
 

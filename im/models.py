@@ -269,7 +269,9 @@ class Ding(models.Model):
     """A message that each chosen recipient must confirm; reminded until they do."""
 
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="ding")
+    # One DING per message; a foreign key plus an org-scoped unique constraint (not a
+    # one-to-one, whose unique index would lack org_id and block distribution by org).
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="dings")
     remind_every_minutes = models.PositiveIntegerField(default=5)
     max_reminders = models.PositiveIntegerField(default=3)
     reminders_sent = models.PositiveIntegerField(default=0)
@@ -278,6 +280,9 @@ class Ding(models.Model):
 
     class Meta:
         ordering: ClassVar[list[str]] = ["id"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["org", "message"], name="ding_unique_message"),
+        ]
         indexes: ClassVar[list[models.Index]] = [models.Index(fields=["next_reminder_at"])]
 
     def __str__(self) -> str:

@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 SERVICES_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 SERVICES_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: install demo serve test test-services lint format typecheck services schema messages lock clean
+.PHONY: install demo serve test test-services fuzz lint format typecheck services schema messages lock clean
 
 $(BIN)/.installed: requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ test: install
 ## The same suite on PostgreSQL and Redis (started if they are down).
 test-services: install services
 	DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+## API fuzzing with many examples per operation (CI runs a few; this is the nightly size).
+fuzz: install
+	TACK_FUZZ_EXAMPLES=$${TACK_FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest -q -s tests/gates/test_api_fuzz.py
 
 lint: install
 	$(BIN)/ruff check .

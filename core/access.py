@@ -11,7 +11,8 @@ from core.errors import NotFound
 from core.models import ApiToken, Department, Invitation, Membership, User
 
 
-def _as_int(value: Any) -> int:
+def as_id(value: Any) -> int:
+    """An id from a URL or a body: a positive 64-bit integer, or the same 404 as a missing one."""
     try:
         number = int(value)
     except (TypeError, ValueError):
@@ -27,7 +28,7 @@ def access_organization(user: User | AnonymousUser, org_id: Any) -> Membership:
         raise NotFound()
     membership = (
         Membership.objects.select_related("org", "user")
-        .filter(org_id=_as_int(org_id), user=user, status=Membership.Status.ACTIVE)
+        .filter(org_id=as_id(org_id), user=user, status=Membership.Status.ACTIVE)
         .first()
     )
     if membership is None:
@@ -38,7 +39,7 @@ def access_organization(user: User | AnonymousUser, org_id: Any) -> Membership:
 def access_member(actor: Membership, member_id: Any) -> Membership:
     member = (
         Membership.objects.select_related("user")
-        .filter(org_id=actor.org_id, pk=_as_int(member_id))
+        .filter(org_id=actor.org_id, pk=as_id(member_id))
         .first()
     )
     if member is None:
@@ -47,14 +48,14 @@ def access_member(actor: Membership, member_id: Any) -> Membership:
 
 
 def access_department(actor: Membership, department_id: Any) -> Department:
-    department = Department.objects.filter(org_id=actor.org_id, pk=_as_int(department_id)).first()
+    department = Department.objects.filter(org_id=actor.org_id, pk=as_id(department_id)).first()
     if department is None:
         raise NotFound(_("Department not found."))
     return department
 
 
 def access_invitation(actor: Membership, invitation_id: Any) -> Invitation:
-    invitation = Invitation.objects.filter(org_id=actor.org_id, pk=_as_int(invitation_id)).first()
+    invitation = Invitation.objects.filter(org_id=actor.org_id, pk=as_id(invitation_id)).first()
     if invitation is None:
         raise NotFound(_("Invitation not found."))
     return invitation
@@ -62,7 +63,7 @@ def access_invitation(actor: Membership, invitation_id: Any) -> Invitation:
 
 def access_api_token(user: User, token_id: Any) -> ApiToken:
     """One of ``user``'s own personal API tokens; anyone else's is a 404."""
-    token = ApiToken.objects.filter(user=user, pk=_as_int(token_id)).first()
+    token = ApiToken.objects.filter(user=user, pk=as_id(token_id)).first()
     if token is None:
         raise NotFound(_("Token not found."))
     return token

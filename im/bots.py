@@ -39,6 +39,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext as _
 from requests.adapters import HTTPAdapter
 
+from core.access import as_id
 from core.audit import record_audit
 from core.auth import hash_token
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -159,11 +160,7 @@ def manageable_bots(member: Membership, bots: QuerySet[Bot] | None = None) -> Qu
 
 
 def access_bot(member: Membership, bot_id: Any) -> Bot:
-    try:
-        pk = int(bot_id)
-    except (TypeError, ValueError):
-        raise NotFound(_("Bot not found.")) from None
-    bot = manageable_bots(member).filter(pk=pk).first()
+    bot = manageable_bots(member).filter(pk=as_id(bot_id)).first()
     if bot is None:
         raise NotFound(_("Bot not found."))
     return bot

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
+from core.access import as_id
 from core.errors import NotFound
 from core.models import Membership
 from im.models import Attachment, Conversation, ConversationMember, Message, Reaction
@@ -130,10 +131,7 @@ def fresh_message_for_response(
 
 def access_conversation(member: Membership, conversation_id: Any) -> Conversation:
     """A conversation ``member`` belongs to; anything else is a 404."""
-    try:
-        cid = int(conversation_id)
-    except (TypeError, ValueError):
-        raise NotFound() from None
+    cid = as_id(conversation_id)
     conversation = Conversation.objects.filter(
         org_id=member.org_id, pk=cid, members__membership=member
     ).first()
@@ -144,10 +142,7 @@ def access_conversation(member: Membership, conversation_id: Any) -> Conversatio
 
 def access_conversation_link(member: Membership, conversation_id: Any) -> ConversationMember:
     """My membership of a conversation, with the conversation: one query for both."""
-    try:
-        cid = int(conversation_id)
-    except (TypeError, ValueError):
-        raise NotFound() from None
+    cid = as_id(conversation_id)
     link = (
         ConversationMember.objects.select_related("conversation")
         .filter(org_id=member.org_id, conversation_id=cid, membership=member)
@@ -163,12 +158,7 @@ def access_attachment(member: Membership, attachment_id: Any) -> Attachment:
 
     Files of recalled messages are gone for everyone but the uploader.
     """
-    try:
-        aid = int(attachment_id)
-    except (TypeError, ValueError):
-        raise NotFound() from None
-    if not 0 < aid < 2**63:
-        raise NotFound()
+    aid = as_id(attachment_id)
     attachment = (
         Attachment.objects.filter(org_id=member.org_id, pk=aid)
         .filter(
@@ -186,10 +176,7 @@ def access_attachment(member: Membership, attachment_id: Any) -> Attachment:
 
 
 def access_message(member: Membership, message_id: Any) -> Message:
-    try:
-        mid = int(message_id)
-    except (TypeError, ValueError):
-        raise NotFound() from None
+    mid = as_id(message_id)
     message = (
         Message.objects.select_related("conversation")
         .filter(org_id=member.org_id, pk=mid, conversation__members__membership=member)

@@ -238,8 +238,11 @@ class UnreadSerializer(serializers.Serializer[Any]):
 
 
 class EventSerializer(serializers.Serializer[Any]):
+    """A stored event; each type adds its own fields (see docs/REALTIME.md)."""
+
     id = serializers.IntegerField()
+    org_id = serializers.IntegerField()
     type = serializers.CharField()
     conversation_id = serializers.IntegerField(allow_null=True)
+    target_user_id = serializers.IntegerField(allow_null=True)
     created_at = serializers.DateTimeField()
-    payload = serializers.DictField()

@@ -39,6 +39,7 @@ class ConversationViewSet(mixins.RetrieveModelMixin, OrgScopedViewSet):
 
     queryset = Conversation.objects.all()
     serializer_class = s.ConversationSerializer
+    pagination_class = None  # the list is mine, with badges; member lists page on their own
 
     def refine_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset.filter(members__membership=self.membership)
@@ -385,9 +386,10 @@ class UnreadViewSet(OrgScopedViewSet):
 
     queryset = Conversation.objects.all()
     serializer_class = s.UnreadSerializer
+    pagination_class = None
 
     @extend_schema(responses=s.UnreadSerializer)
-    def list(self, request: Request, org_id: int) -> Response:
+    def summary(self, request: Request, org_id: int) -> Response:
         counts = selectors.unread_counts(self.membership)
         return Response(
             {
@@ -406,6 +408,7 @@ class EventViewSet(OrgScopedViewSet):
 
     queryset = Conversation.objects.all()
     serializer_class = s.EventSerializer
+    pagination_class = None  # pages by ``after``, at most 500 events
 
     @extend_schema(
         parameters=[OpenApiParameter("after", OpenApiTypes.INT, required=True)],

@@ -190,7 +190,7 @@ def do_send_ding(
 
 def access_ding(actor: Membership, message_id: Any) -> Ding:
     """The DING of a message in one of ``actor``'s conversations; anything else is a 404."""
-    from im.selectors import access_message
+    from im.access import access_message
 
     message = access_message(actor, message_id)
     ding = Ding.objects.filter(message=message).first()

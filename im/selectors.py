@@ -8,10 +8,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
-from core.access import as_id
-from core.errors import NotFound
 from core.models import Membership
-from im.models import Attachment, Conversation, ConversationMember, Message, Reaction
+from im.models import Conversation, ConversationMember, Message, Reaction
 
 #: Unread counts stop at this many per conversation ("99+"), so a huge backlog costs no more.
 UNREAD_CAP = 100
@@ -126,64 +124,6 @@ def fresh_message_for_response(
         "reactions": Reaction.objects.none(),
         "attachments": attachments,
     }
-    return message
-
-
-def access_conversation(member: Membership, conversation_id: Any) -> Conversation:
-    """A conversation ``member`` belongs to; anything else is a 404."""
-    cid = as_id(conversation_id)
-    conversation = Conversation.objects.filter(
-        org_id=member.org_id, pk=cid, members__membership=member
-    ).first()
-    if conversation is None:
-        raise NotFound("Conversation not found.")
-    return conversation
-
-
-def access_conversation_link(member: Membership, conversation_id: Any) -> ConversationMember:
-    """My membership of a conversation, with the conversation: one query for both."""
-    cid = as_id(conversation_id)
-    link = (
-        ConversationMember.objects.select_related("conversation")
-        .filter(org_id=member.org_id, conversation_id=cid, membership=member)
-        .first()
-    )
-    if link is None:
-        raise NotFound("Conversation not found.")
-    return link
-
-
-def access_attachment(member: Membership, attachment_id: Any) -> Attachment:
-    """An attachment its uploader, or a member of the conversation it was sent in, may read.
-
-    Files of recalled messages are gone for everyone but the uploader.
-    """
-    aid = as_id(attachment_id)
-    attachment = (
-        Attachment.objects.filter(org_id=member.org_id, pk=aid)
-        .filter(
-            Q(uploaded_by=member)
-            | Q(
-                message__conversation__members__membership=member,
-                message__recalled_at__isnull=True,
-            )
-        )
-        .first()
-    )
-    if attachment is None:
-        raise NotFound("Attachment not found.")
-    return attachment
-
-
-def access_message(member: Membership, message_id: Any) -> Message:
-    mid = as_id(message_id)
-    message = (
-        Message.objects.select_related("conversation")
-        .filter(org_id=member.org_id, pk=mid, conversation__members__membership=member)
-        .first()
-    )
-    if message is None:
-        raise NotFound("Message not found.")
     return message
 
 

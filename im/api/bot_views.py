@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from core.api.base import OrgScopedViewSet
 from core.api.fields import IdField
-from im import bots, selectors
+from im import access, bots
 from im.api.serializers import MessageSerializer
 from im.cards import ACTION_ID_MAX
 from im.models import Bot, Message
@@ -125,7 +125,7 @@ class CardActionViewSet(OrgScopedViewSet):
         data.is_valid(raise_exception=True)
         result = bots.do_card_action(
             self.membership,
-            selectors.access_message(self.membership, pk),
+            access.access_message(self.membership, pk),
             data.validated_data["action_id"],
         )
         fresh = self._present([result.message.pk] + ([result.reply.pk] if result.reply else []))

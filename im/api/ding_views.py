@@ -11,8 +11,8 @@ from rest_framework.response import Response
 
 from core.api.base import OrgScopedViewSet
 from core.api.fields import IdField
+from im import access
 from im import ding as dings
-from im import selectors
 from im.actions import MAX_MESSAGE_CHARS
 from im.api.serializers import MessageSerializer
 from im.models import Ding, Message
@@ -111,7 +111,7 @@ class DingViewSet(OrgScopedViewSet):
     )
     def send_ding(self, request: Request, org_id: int, pk: str) -> Response:
         """Send a DING to chosen members (or all) of a conversation."""
-        conversation = selectors.access_conversation(self.membership, pk)
+        conversation = access.access_conversation(self.membership, pk)
         data = DingCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         params = dict(data.validated_data)

@@ -19,7 +19,7 @@ from core.api.base import OrgScopedViewSet
 from core.api.fields import IdField
 from core.api.pagination import IdCursorPagination
 from core.errors import ValidationFailed
-from im import actions, selectors
+from im import access, actions, selectors
 from im.api import serializers as s
 from im.events import event_dict, events_after
 from im.models import Conversation, ConversationMember, Message
@@ -45,7 +45,7 @@ class ConversationViewSet(mixins.RetrieveModelMixin, OrgScopedViewSet):
         return queryset.filter(members__membership=self.membership)
 
     def _conversation(self, pk: Any) -> Conversation:
-        return selectors.access_conversation(self.membership, pk)
+        return access.access_conversation(self.membership, pk)
 
     @extend_schema(responses=s.MyConversationSerializer(many=True))
     def list(self, request: Request, org_id: int) -> Response:
@@ -239,7 +239,7 @@ class ConversationViewSet(mixins.RetrieveModelMixin, OrgScopedViewSet):
     )
     @action(detail=True, methods=["get", "post"])
     def messages(self, request: Request, org_id: int, pk: str) -> Response:
-        link = selectors.access_conversation_link(self.membership, pk)
+        link = access.access_conversation_link(self.membership, pk)
         conversation = link.conversation
         if request.method == "POST":
             data = s.MessageCreateSerializer(data=request.data)
@@ -288,7 +288,7 @@ class MessageViewSet(mixins.RetrieveModelMixin, OrgScopedViewSet):
         )
 
     def _message(self, pk: Any) -> Message:
-        return selectors.access_message(self.membership, pk)
+        return access.access_message(self.membership, pk)
 
     def _present(self, message: Message) -> Response:
         fresh = self.get_queryset().get(pk=message.pk)
@@ -443,7 +443,7 @@ class AttachmentViewSet(OrgScopedViewSet):
     @action(detail=True, methods=["get"])
     def download(self, request: Request, org_id: int, pk: str) -> FileResponse:
         """The file, for its uploader or a member of the conversation it was sent to."""
-        attachment = selectors.access_attachment(self.membership, pk)
+        attachment = access.access_attachment(self.membership, pk)
         response = FileResponse(
             attachment.file.open("rb"),
             as_attachment=not attachment.is_image,

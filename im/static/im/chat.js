@@ -1484,10 +1484,7 @@
       );
     });
     area.addEventListener("keydown", function (event) {
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-        event.preventDefault();
-        form.requestSubmit();
-      }
+      submitOnEnter(event, form);
     });
   }
   function refreshThreadMessage(id) {
@@ -1632,10 +1629,7 @@
     cancel.addEventListener("click", stop);
     area.addEventListener("keydown", function (event) {
       if (event.key === "Escape") stop();
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-        event.preventDefault();
-        form.requestSubmit();
-      }
+      submitOnEnter(event, form);
     });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -1710,10 +1704,7 @@
   });
   input.addEventListener("keydown", function (event) {
     if (mentionKeydown(event)) return;
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-      event.preventDefault();
-      composer.requestSubmit();
-    }
+    submitOnEnter(event, composer);
   });
   composer.addEventListener("submit", function (event) {
     event.preventDefault();
@@ -2253,6 +2244,14 @@
     state.typing.delete(m.sender_user_id);
     if (!known) fetchFull(m.id);
     if (!mine) maybeMarkRead();
+  }
+
+  /** Enter sends, Shift+Enter adds a line; never while an input method is composing. */
+  function submitOnEnter(event, form) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
   }
 
   function applyEvent(event) {

@@ -14,6 +14,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("o/<int:org_id>/chat/", include("im.urls")),
+    path("o/<int:org_id>/apps/", include("lowcode.urls")),
+    path("f/", include("lowcode.public_urls")),  # public form links
     path("hooks/", include("im.webhooks")),  # public incoming webhooks (bots)
     path("", include("core.urls")),
 ]

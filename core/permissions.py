@@ -55,6 +55,9 @@ OPERATIONS: dict[str, Operation] = {
         Operation("im.group.create", _("Create group conversations"), _STAFF),
         Operation("im.message.recall_any", _("Recall any message at any time"), _ADMINS),
         Operation("lowcode.app.create", _("Create low-code apps"), _STAFF),
+        Operation(
+            "lowcode.app.manage_all", _("Manage every low-code app and see all records"), _ADMINS
+        ),
         Operation("marketplace.app.install", _("Install marketplace apps"), _ADMINS),
         Operation("connectors.connection.manage", _("Manage connector connections"), _ADMINS),
         Operation("metrics.read", _("Read the organisation's usage metrics"), _ADMINS),

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class LowcodeConfig(AppConfig):
     name = "lowcode"
     verbose_name = "Low-code apps"
+
+    def ready(self) -> None:
+        from lowcode.field_types import register_built_in_types
+
+        register_built_in_types()

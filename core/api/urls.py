@@ -32,4 +32,5 @@ urlpatterns = [
     path("orgs/<int:org_id>/", organization, name="org-detail"),
     path("orgs/<int:org_id>/", include(orgs.urls)),
     path("orgs/<int:org_id>/", include("im.api.urls")),
+    path("orgs/<int:org_id>/lowcode/", include("lowcode.api.urls")),
 ]

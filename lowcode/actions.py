@@ -1,0 +1,693 @@
+"""Every low-code write: apps, forms and versions, records, lookups.
+
+``check_*`` validates and authorises; ``do_*`` writes. Permission checks live here so
+the API, the web pages, imports and Celery tasks cannot skip them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+# No type stubs are installed for jsonschema.
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+
+from core.audit import record_audit
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.models import Membership
+from core.permissions import check_permission
+from lowcode import hooks
+from lowcode.access import LEVELS, app_levels, check_app_level
+from lowcode.models import App, Form, FormVersion, LookupPage, Record, RecordChange
+from lowcode.registries import ValueContext, field_type_registry
+from lowcode.schema import (
+    build_schema,
+    build_ui_schema,
+    check_field_definitions,
+    clean_record_data,
+    field_type,
+)
+
+MAX_BULK = 10_000
+
+_GRANT = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "roles": {
+            "type": "array",
+            "uniqueItems": True,
+            "items": {"enum": ["owner", "admin", "member", "guest"]},
+        },
+        "members": {"type": "array", "uniqueItems": True, "maxItems": 500,
+                    "items": {"type": "integer", "minimum": 1}},
+        "departments": {"type": "array", "uniqueItems": True, "maxItems": 500,
+                        "items": {"type": "integer", "minimum": 1}},
+    },
+}
+PERMISSIONS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {level: _GRANT for level in LEVELS},
+}
+_permissions_validator = Draft202012Validator(PERMISSIONS_SCHEMA)
+
+
+# --- apps ------------------------------------------------------------------------------
+
+
+def _check_name(name: Any, where: str = "name", max_length: int = 80) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationFailed(_("A name is required."), fields={where: [_("Required.")]})
+    name = name.strip()
+    if len(name) > max_length:
+        raise ValidationFailed(
+            _("Names may be at most %(n)s characters.") % {"n": max_length},
+            fields={where: [_("Too long.")]},
+        )
+    return name
+
+
+def check_permissions_value(actor: Membership, permissions: Any) -> dict[str, Any]:
+    errors = {
+        ".".join(["permissions", *map(str, e.absolute_path)]): [e.message]
+        for e in _permissions_validator.iter_errors(permissions)
+    }
+    if errors:
+        raise ValidationFailed(_("The app permissions are not valid."), fields=errors)
+    from lowcode.references import missing_ids
+
+    for level, grant in permissions.items():
+        for kind, ids in (("member", grant.get("members", [])), ("department", grant.get("departments", []))):
+            missing = missing_ids(kind, None, actor.org_id, set(ids))
+            if missing:
+                raise ValidationFailed(
+                    _("Unknown %(kind)s ids: %(ids)s.") % {"kind": kind, "ids": sorted(missing)},
+                    fields={f"permissions.{level}.{kind}s": [_("Unknown ids.")]},
+                )
+    full = {level: {"roles": [], "members": [], "departments": []} for level in LEVELS}
+    for level, grant in permissions.items():
+        full[level].update(grant)
+    return full
+
+
+@transaction.atomic
+def do_create_app(
+    actor: Membership,
+    *,
+    name: str,
+    description: str = "",
+    icon: str = "",
+    color: str = "#1f6feb",
+    permissions: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> App:
+    check_permission(actor, "lowcode.app.create")
+    app = App(
+        org_id=actor.org_id,
+        name=_check_name(name),
+        description=(description or "").strip()[:500],
+        icon=(icon or "")[:8],
+        color=color or "#1f6feb",
+        created_by=actor,
+    )
+    if permissions is not None:
+        app.permissions = check_permissions_value(actor, permissions)
+    app.full_clean(exclude=["org", "created_by", "permissions"])
+    app.save()
+    record_audit(actor.org, actor.user, "lowcode.app.create", app, ip=ip)
+    return app
+
+
+@transaction.atomic
+def do_update_app(
+    actor: Membership, app: App, *, ip: str | None = None, **changes: Any
+) -> App:
+    check_app_level(actor, app, "manage")
+    if "name" in changes:
+        app.name = _check_name(changes["name"])
+    if "description" in changes:
+        app.description = (changes["description"] or "").strip()[:500]
+    if "icon" in changes:
+        app.icon = (changes["icon"] or "")[:8]
+    if "color" in changes:
+        app.color = changes["color"]
+    if "permissions" in changes:
+        app.permissions = check_permissions_value(actor, changes["permissions"])
+        record_audit(actor.org, actor.user, "lowcode.app.permissions", app,
+                     data={"permissions": app.permissions}, ip=ip)
+    if "is_published" in changes and bool(changes["is_published"]) != app.is_published:
+        if changes["is_published"] and not app.forms.filter(published_version__isnull=False).exists():
+            raise Conflict(
+                _("Publish at least one form before publishing the app."), code="no_published_form"
+            )
+        app.is_published = bool(changes["is_published"])
+        record_audit(
+            actor.org, actor.user,
+            "lowcode.app.publish" if app.is_published else "lowcode.app.unpublish", app, ip=ip,
+        )
+    app.updated_at = timezone.now()
+    app.full_clean(exclude=["org", "created_by", "permissions"])
+    app.save()
+    return app
+
+
+@transaction.atomic
+def do_archive_app(actor: Membership, app: App, *, ip: str | None = None) -> None:
+    check_app_level(actor, app, "manage")
+    app.archived_at = timezone.now()
+    app.save(update_fields=["archived_at"])
+    record_audit(actor.org, actor.user, "lowcode.app.archive", app, ip=ip)
+
+
+# --- forms and versions ------------------------------------------------------------------
+
+
+@transaction.atomic
+def do_create_form(
+    actor: Membership,
+    app: App,
+    *,
+    name: str,
+    description: str = "",
+    fields: list[dict[str, Any]] | None = None,
+    layout: dict[str, Any] | None = None,
+) -> Form:
+    check_app_level(actor, app, "manage")
+    form = Form(
+        org_id=actor.org_id,
+        app=app,
+        name=_check_name(name),
+        description=(description or "").strip()[:500],
+        draft_fields=check_field_definitions(fields) if fields else [],
+        draft_layout=_check_layout(layout),
+        position=app.forms.count(),
+    )
+    if fields:
+        _check_relations(actor, form.draft_fields)
+    form.save()
+    return form
+
+
+def _check_layout(layout: Any) -> dict[str, Any]:
+    if layout in (None, {}):
+        return {}
+    if not isinstance(layout, dict) or len(json.dumps(layout)) > 20_000:
+        raise ValidationFailed(_("The layout must be an object."), fields={"layout": [_("Invalid.")]})
+    return layout
+
+
+def _check_relations(actor: Membership, fields: list[dict[str, Any]]) -> None:
+    """Relation fields must point at a form of the same organisation."""
+    targets = {f["options"]["form"] for f in fields if f["type"] == "relation"}
+    if targets:
+        found = set(
+            Form.objects.filter(org_id=actor.org_id, pk__in=targets).values_list("pk", flat=True)
+        )
+        if targets - found:
+            raise ValidationFailed(
+                _("A relation points at a form that does not exist."),
+                fields={"fields": [_("Unknown form %(ids)s.") % {"ids": sorted(targets - found)}]},
+            )
+
+
+@transaction.atomic
+def do_update_form(actor: Membership, form: Form, **changes: Any) -> Form:
+    """Edit the draft (and the form's own settings); publishing makes it count."""
+    check_app_level(actor, form.app, "manage")
+    if "name" in changes:
+        form.name = _check_name(changes["name"])
+    if "description" in changes:
+        form.description = (changes["description"] or "").strip()[:500]
+    if "fields" in changes:
+        form.draft_fields = check_field_definitions(changes["fields"])
+        _check_relations(actor, form.draft_fields)
+    if "layout" in changes:
+        form.draft_layout = _check_layout(changes["layout"])
+    if "qr_field" in changes:
+        key = changes["qr_field"] or ""
+        published = form.published_version.fields if form.published_version else []
+        if key and not any(f["key"] == key and f["type"] == "single_select" for f in published):
+            raise ValidationFailed(
+                _("QR codes per value need a published single-select field."),
+                fields={"qr_field": [_("Not a published single-select field.")]},
+            )
+        form.qr_field = key
+    form.updated_at = timezone.now()
+    form.save()
+    return form
+
+
+def _storage_of(definition: dict[str, Any]) -> str:
+    ftype = field_type(definition)
+    if ftype.type in ("member", "department", "relation") and definition.get("options", {}).get(
+        "multiple"
+    ):
+        return "id_list"
+    return ftype.storage
+
+
+def check_publish(form: Form) -> tuple[list[dict[str, Any]], set[str]]:
+    """The draft, checked for publishing; and the keys it drops from the current version."""
+    fields = check_field_definitions(form.draft_fields)
+    if not fields:
+        raise ValidationFailed(
+            _("Add at least one field before publishing."), fields={"fields": [_("Empty.")]}
+        )
+    errors: dict[str, list[str]] = {}
+    for index, definition in enumerate(fields):
+        before = form.key_history.get(definition["key"])
+        now = _storage_of(definition)
+        if before is not None and before != now:
+            errors[f"fields[{index}].type"] = [
+                _(
+                    "Records already hold %(before)s values under %(key)s; it cannot hold "
+                    "%(now)s values now. Add a new field instead, so no data is orphaned."
+                )
+                % {"before": before, "now": now, "key": definition["key"]}
+            ]
+    if errors:
+        raise Conflict(
+            _("This change would orphan existing data."), code="would_orphan_data", fields=errors
+        )
+    current = form.published_version.fields if form.published_version else []
+    removed = {f["key"] for f in current} - {f["key"] for f in fields}
+    if removed:
+        problems = [message for check in hooks.FIELD_USAGE_CHECKS for message in check(form, removed)]
+        if form.qr_field in removed:
+            problems.append(_("The QR codes per value use the field %(key)s.") % {"key": form.qr_field})
+        if problems:
+            raise Conflict(
+                _("Some removed fields are still in use."),
+                code="field_in_use",
+                fields={"fields": problems},
+            )
+    return fields, removed
+
+
+@transaction.atomic
+def do_publish_form(actor: Membership, form: Form, *, ip: str | None = None) -> tuple[FormVersion, bool]:
+    """Freeze the draft as a new version; ``(version, created)`` (False if unchanged)."""
+    check_app_level(actor, form.app, "manage")
+    form = (
+        Form.objects.select_for_update(of=("self",))
+        .select_related("app", "published_version")
+        .get(pk=form.pk)
+    )
+    fields, _removed = check_publish(form)
+    current = form.published_version
+    if current is not None and current.fields == fields and current.layout == form.draft_layout:
+        return current, False
+    number = (current.number if current else 0) + 1
+    number = max(number, (form.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1)
+    version = FormVersion.objects.create(
+        org_id=form.org_id,
+        form=form,
+        number=number,
+        fields=fields,
+        layout=form.draft_layout,
+        schema=build_schema(form.name, fields),
+        ui_schema=build_ui_schema(fields, form.draft_layout),
+        published_by=actor,
+    )
+    history = dict(form.key_history)
+    for definition in fields:
+        history[definition["key"]] = _storage_of(definition)
+    form.key_history = history
+    form.published_version = version
+    form.updated_at = timezone.now()
+    form.save(update_fields=["key_history", "published_version", "updated_at"])
+    record_audit(actor.org, actor.user, "lowcode.form.publish", form,
+                 data={"version": version.number}, ip=ip)
+    from lowcode.indexes import schedule_index_sync
+
+    schedule_index_sync(form)
+    return version, True
+
+
+@transaction.atomic
+def do_delete_form(actor: Membership, form: Form, *, ip: str | None = None) -> None:
+    check_app_level(actor, form.app, "manage")
+    if Record.objects.filter(org_id=form.org_id, form=form).exists():
+        raise Conflict(
+            _("This form has records. Export and delete them first."), code="form_has_records"
+        )
+    record_audit(actor.org, actor.user, "lowcode.form.delete", form, ip=ip)
+    form.delete()
+
+
+# --- records ---------------------------------------------------------------------------
+
+
+def _writable_version(actor: Membership | None, form: Form) -> FormVersion:
+    if form.published_version is None:
+        raise Conflict(_("This form has not been published yet."), code="form_not_published")
+    return form.published_version
+
+
+def _allocate_numbers(form: Form, count: int) -> int:
+    """Reserve ``count`` record numbers; returns the first. One UPDATE, row-locked."""
+    Form.objects.filter(pk=form.pk).update(next_number=F("next_number") + count)
+    last: int = Form.objects.filter(pk=form.pk).values_list("next_number", flat=True).get()
+    return last - count
+
+
+def _fill_serials(fields: list[dict[str, Any]], data: dict[str, Any], number: int) -> None:
+    for definition in fields:
+        if definition["type"] == "serial":
+            ftype = field_type(definition)
+            data[definition["key"]] = ftype.format(definition.get("options", {}), number)  # type: ignore[attr-defined]
+
+
+def check_create_record(actor: Membership | None, form: Form) -> FormVersion:
+    if actor is not None:
+        check_app_level(actor, form.app, "submit")
+    return _writable_version(actor, form)
+
+
+def do_create_record(
+    actor: Membership | None,
+    form: Form,
+    data: Any,
+    *,
+    idempotency_key: str = "",
+    source: str = Record.Source.WEB,
+) -> tuple[Record, bool]:
+    """Create a record; ``(record, created)``. A repeated idempotency key returns the first.
+
+    ``actor`` is None only for public links (checked by their own action).
+    """
+    version = check_create_record(actor, form)
+    if len(idempotency_key) > 80:
+        raise ValidationFailed(
+            _("Idempotency keys may be at most 80 characters."),
+            fields={"idempotency_key": [_("Too long.")]},
+        )
+    if idempotency_key and actor is not None:
+        first = _first_with_key(actor, form, idempotency_key)
+        if first is not None:
+            return first, False
+    ctx = ValueContext(org_id=form.org_id, actor_id=actor.pk if actor else None)
+    cleaned = clean_record_data(version.fields, data, ctx, cache_key=version.pk)
+    try:
+        with transaction.atomic():
+            record = _insert(actor, form, version, cleaned, idempotency_key, source)
+    except IntegrityError:
+        first = _first_with_key(actor, form, idempotency_key) if idempotency_key and actor else None
+        if first is None:
+            raise
+        return first, False
+    return record, True
+
+
+def _first_with_key(actor: Membership, form: Form, key: str) -> Record | None:
+    return Record.objects.filter(
+        org_id=form.org_id, form=form, created_by=actor, idempotency_key=key
+    ).first()
+
+
+def _insert(
+    actor: Membership | None,
+    form: Form,
+    version: FormVersion,
+    cleaned: dict[str, Any],
+    idempotency_key: str,
+    source: str,
+) -> Record:
+    number = _allocate_numbers(form, 1)
+    _fill_serials(version.fields, cleaned, number)
+    now = timezone.now()
+    record = Record.objects.create(
+        org_id=form.org_id,
+        form=form,
+        version=version,
+        number=number,
+        data=cleaned,
+        source=source,
+        created_by=actor,
+        created_at=now,
+        updated_by=actor,
+        updated_at=now,
+        idempotency_key=idempotency_key,
+    )
+    RecordChange.objects.create(
+        org_id=form.org_id, record=record, kind=RecordChange.Kind.CREATED, actor=actor,
+        at=now, version=version,
+    )
+    for hook in hooks.RECORD_CREATED:
+        hook(actor, record)
+    return record
+
+
+@dataclass
+class BulkResult:
+    created: int = 0
+    errors: dict[int, dict[str, list[str]]] = field(default_factory=dict)
+    record_ids: list[int] = field(default_factory=list)
+
+
+def do_bulk_create_records(
+    actor: Membership,
+    form: Form,
+    rows: Iterable[Any],
+    *,
+    source: str = Record.Source.IMPORT,
+    first_row: int = 1,
+) -> BulkResult:
+    """Validate every row; insert the good ones in one transaction; report the bad ones.
+
+    Row numbers in ``errors`` start at ``first_row`` (2 for a CSV with a header line).
+    Approval flows do not start for imported records (history is being loaded).
+    """
+    check_app_level(actor, form.app, "manage")
+    version = _writable_version(actor, form)
+    result = BulkResult()
+    good: list[tuple[int, dict[str, Any]]] = []
+    ctx = ValueContext(org_id=form.org_id, actor_id=actor.pk)
+    from lowcode.schema import apply_computed, normalize_object, validator_for
+
+    validator = validator_for(version.fields, version.pk)
+    pending: list[tuple[int, dict[str, Any], dict[str, list[str]]]] = []
+    for offset, data in enumerate(rows):
+        if offset >= MAX_BULK:
+            raise ValidationFailed(
+                _("At most %(n)s rows at a time.") % {"n": MAX_BULK}, fields={"rows": [_("Too many.")]}
+            )
+        row_number = first_row + offset
+        # References are tracked per row path so a missing member fails only its row.
+        prefix = f"row{row_number}."
+        cleaned, errors = normalize_object(version.fields, data, ctx, prefix, validator=validator)
+        pending.append((row_number, cleaned, errors))
+    unresolved = ctx.unresolved()
+    for row_number, cleaned, errors in pending:
+        prefix = f"row{row_number}."
+        row_errors = {
+            (k[len(prefix) :] if k.startswith(prefix) else "data"): v for k, v in errors.items()
+        }
+        for path, messages in unresolved.items():
+            if path.startswith(prefix):
+                row_errors.setdefault(path[len(prefix):], []).extend(messages)
+        if row_errors:
+            result.errors[row_number] = row_errors
+        else:
+            apply_computed(version.fields, cleaned)
+            good.append((row_number, cleaned))
+    if not good:
+        return result
+    now = timezone.now()
+    with transaction.atomic():
+        first = _allocate_numbers(form, len(good))
+        records = []
+        for index, (_row, cleaned) in enumerate(good):
+            _fill_serials(version.fields, cleaned, first + index)
+            records.append(
+                Record(
+                    org_id=form.org_id, form=form, version=version, number=first + index,
+                    data=cleaned, source=source, created_by=actor, created_at=now,
+                    updated_by=actor, updated_at=now,
+                )
+            )
+        created = Record.objects.bulk_create(records, batch_size=1000)
+        RecordChange.objects.bulk_create(
+            [
+                RecordChange(org_id=form.org_id, record=r, kind=RecordChange.Kind.CREATED,
+                             actor=actor, at=now, version=version, changes={"source": source})
+                for r in created
+            ],
+            batch_size=1000,
+        )
+    result.created = len(created)
+    result.record_ids = [r.pk for r in created]
+    return result
+
+
+def _check_write(actor: Membership, record: Record) -> None:
+    levels = app_levels(actor, record.form.app)
+    if "manage" not in levels and not ("submit" in levels and record.created_by_id == actor.pk):
+        check_app_level(actor, record.form.app, "manage")
+    for hook in hooks.RECORD_WRITE_CHECKS:
+        hook(actor, record)
+
+
+@transaction.atomic
+def do_update_record(actor: Membership, record: Record, changes: Any) -> Record:
+    """Apply a partial change, validated against the form's current version.
+
+    Values of fields the current version no longer has are kept as they are.
+    """
+    record = (
+        Record.objects.select_for_update(of=("self",))
+        .select_related("form__app", "form__published_version")
+        .get(pk=record.pk)
+    )
+    if record.deleted_at is not None:
+        raise NotFound(_("Record not found."))
+    _check_write(actor, record)
+    if not isinstance(changes, dict):
+        raise ValidationFailed(_("Send the changed fields as an object."), fields={"data": [_("Expected an object.")]})
+    version = _writable_version(actor, record.form)
+    current_keys = {f["key"] for f in version.fields}
+    editable = {
+        f["key"] for f in version.fields
+        if not field_type(f).read_only
+    }
+    merged = {k: v for k, v in record.data.items() if k in editable}
+    merged.update(changes)
+    ctx = ValueContext(org_id=record.org_id, actor_id=actor.pk)
+    cleaned = clean_record_data(version.fields, merged, ctx, cache_key=version.pk)
+    # Keep what the form no longer asks for, and serial numbers already given.
+    serials = {f["key"] for f in version.fields if f["type"] == "serial"}
+    for key, value in record.data.items():
+        if key not in current_keys or key in serials:
+            cleaned.setdefault(key, value)
+    _fill_missing_serial(version.fields, cleaned, record.number)
+    diff = {
+        key: [record.data.get(key), cleaned.get(key)]
+        for key in sorted(set(record.data) | set(cleaned))
+        if record.data.get(key) != cleaned.get(key)
+    }
+    if not diff and record.version_id == version.pk:
+        return record
+    record.data = cleaned
+    record.version = version
+    record.updated_by = actor
+    record.updated_at = timezone.now()
+    record.save(update_fields=["data", "version", "updated_by", "updated_at"])
+    RecordChange.objects.create(
+        org_id=record.org_id, record=record, kind=RecordChange.Kind.UPDATED, actor=actor,
+        at=record.updated_at, changes=diff, version=version,
+    )
+    return record
+
+
+def _fill_missing_serial(fields: list[dict[str, Any]], data: dict[str, Any], number: int) -> None:
+    """A serial field added after the record was created gets the record's number."""
+    for definition in fields:
+        if definition["type"] == "serial" and definition["key"] not in data:
+            _fill_serials([definition], data, number)
+
+
+@transaction.atomic
+def do_delete_record(actor: Membership, record: Record) -> Record:
+    _check_write(actor, record)
+    if record.deleted_at is None:
+        record.deleted_at = timezone.now()
+        record.deleted_by = actor
+        record.save(update_fields=["deleted_at", "deleted_by"])
+        RecordChange.objects.create(
+            org_id=record.org_id, record=record, kind=RecordChange.Kind.DELETED, actor=actor,
+            version=record.version,
+        )
+    return record
+
+
+@transaction.atomic
+def do_restore_record(actor: Membership, record: Record) -> Record:
+    _check_write(actor, record)
+    if record.deleted_at is not None:
+        record.deleted_at = None
+        record.deleted_by = None
+        record.save(update_fields=["deleted_at", "deleted_by"])
+        RecordChange.objects.create(
+            org_id=record.org_id, record=record, kind=RecordChange.Kind.RESTORED, actor=actor,
+            version=record.version,
+        )
+    return record
+
+
+# --- lookups -------------------------------------------------------------------------
+
+
+def _check_lookup_fields(form: Form, input_field: Any, columns: Any, match: str) -> None:
+    fields = {f["key"]: f for f in (form.published_version.fields if form.published_version else [])}
+    if input_field not in fields:
+        raise ValidationFailed(
+            _("Choose a published field of the form to search by."),
+            fields={"input_field": [_("Unknown field.")]},
+        )
+    ftype = field_type_registry.get(fields[input_field]["type"])
+    wanted = "contains" if match == LookupPage.Match.CONTAINS else "eq"
+    if wanted not in ftype.operators:
+        raise ValidationFailed(
+            _("This field cannot be searched that way."), fields={"match": [_("Not supported.")]}
+        )
+    if not isinstance(columns, list) or any(c not in fields for c in columns) or len(columns) > 30:
+        raise ValidationFailed(
+            _("Columns must be published fields of the form."),
+            fields={"columns": [_("Unknown field.")]},
+        )
+
+
+@transaction.atomic
+def do_save_lookup(
+    actor: Membership,
+    form: Form,
+    *,
+    lookup: LookupPage | None = None,
+    name: str,
+    input_field: str,
+    match: str = LookupPage.Match.EQUALS,
+    columns: list[str] | None = None,
+    description: str = "",
+) -> LookupPage:
+    check_app_level(actor, form.app, "manage")
+    if match not in LookupPage.Match.values:
+        raise ValidationFailed(_("Unknown match."), fields={"match": [_("Use eq or contains.")]})
+    columns = list(columns or [])
+    _check_lookup_fields(form, input_field, columns, match)
+    lookup = lookup or LookupPage(org_id=actor.org_id, app=form.app, form=form, created_by=actor)
+    lookup.form = form
+    lookup.name = _check_name(name)
+    lookup.description = (description or "").strip()[:300]
+    lookup.input_field = input_field
+    lookup.match = match
+    lookup.columns = columns
+    lookup.save()
+    return lookup
+
+
+@transaction.atomic
+def do_delete_lookup(actor: Membership, lookup: LookupPage) -> None:
+    check_app_level(actor, lookup.app, "manage")
+    lookup.delete()
+
+
+def _lookups_using(form: Form, removed: set[str]) -> list[str]:
+    problems = []
+    for lookup in LookupPage.objects.filter(org_id=form.org_id, form=form):
+        used = ({lookup.input_field} | set(lookup.columns)) & removed
+        if used:
+            problems.append(
+                _("The lookup %(name)s uses %(keys)s.") % {"name": lookup.name, "keys": ", ".join(sorted(used))}
+            )
+    return problems
+
+
+hooks.FIELD_USAGE_CHECKS.append(_lookups_using)

@@ -1,0 +1,95 @@
+"""Records: the data people enter, in one JSON column, with their change history."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from core.models import Membership, Organization
+from lowcode.models.apps import Form, FormVersion
+
+
+class Record(models.Model):
+    """One submission of a form. ``data`` maps field keys to stored values (JSONB on PG).
+
+    Empty values are never stored (a missing key *is* the empty value), so "is empty"
+    filters and partial expression indexes stay simple.
+    """
+
+    class Source(models.TextChoices):
+        WEB = "web", _("Web")
+        API = "api", _("API")
+        IMPORT = "import", _("Import")
+        PUBLIC = "public", _("Public link")
+        CONNECTOR = "connector", _("Connector")
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    form = models.ForeignKey(Form, on_delete=models.CASCADE, related_name="records")
+    version = models.ForeignKey(FormVersion, on_delete=models.PROTECT, related_name="records")
+    number = models.PositiveBigIntegerField()
+    data = models.JSONField(default=dict)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEB)
+    created_by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    idempotency_key = models.CharField(max_length=80, blank=True)
+    # Approval state, copied from the approval instance for filtering; blank without a flow.
+    approval_state = models.CharField(max_length=12, blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-id"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["org", "form", "number"], name="lowcode_record_unique_number"
+            ),
+            models.UniqueConstraint(
+                fields=["org", "form", "created_by", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="lowcode_record_unique_idempotency_key",
+            ),
+        ]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["form", "id"], name="lowcode_rec_form_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.number}"
+
+
+class RecordChange(models.Model):
+    """Who changed a record, when, and what: ``changes`` maps a key to ``[old, new]``."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Created")
+        UPDATED = "updated", _("Updated")
+        DELETED = "deleted", _("Deleted")
+        RESTORED = "restored", _("Restored")
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="changes")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    actor = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    changes = models.JSONField(default=dict, blank=True)
+    version = models.ForeignKey(FormVersion, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["record", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.record_id}"

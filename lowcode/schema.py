@@ -1,0 +1,313 @@
+"""Form definitions -> JSON Schema (2020-12) + UI schema, and record validation.
+
+A form is designed as a list of field definitions::
+
+    {"key": "batch", "type": "text", "label": "Batch number", "required": true,
+     "indexed": true, "help": "...", "placeholder": "...", "width": "half",
+     "options": {...type-specific...}}
+
+Keys are stable: renaming a field changes its label only, so records never lose data.
+From the list the field types derive the data schema and a UI schema in the spirit of
+react-jsonschema-form (``ui:order``, ``ui:widget``, ``ui:help``...). Records are checked
+by the ``jsonschema`` library first, then by each type's own ``normalize``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from functools import lru_cache
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+# No type stubs are installed for jsonschema.
+from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
+from jsonschema.exceptions import ValidationError as SchemaError  # type: ignore[import-untyped]
+
+from core.errors import ValidationFailed
+from lowcode.registries import FieldError, FieldType, ValueContext, field_type_registry
+
+KEY_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+MAX_FIELDS = 200
+MAX_INDEXED = 10
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+FIELD_DEFINITION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["key", "type", "label"],
+    "properties": {
+        "key": {"type": "string", "pattern": KEY_PATTERN},
+        "type": {"type": "string", "minLength": 1, "maxLength": 40},
+        "label": {"type": "string", "minLength": 1, "maxLength": 100},
+        "help": {"type": "string", "maxLength": 300},
+        "placeholder": {"type": "string", "maxLength": 100},
+        "required": {"type": "boolean"},
+        "indexed": {"type": "boolean"},
+        "width": {"enum": ["full", "half"]},
+        "options": {"type": "object"},
+    },
+}
+_definitions_validator = Draft202012Validator(
+    {"type": "array", "maxItems": MAX_FIELDS, "items": FIELD_DEFINITION_SCHEMA}
+)
+
+
+def field_type(definition: dict[str, Any]) -> FieldType:
+    return field_type_registry.get(definition["type"])
+
+
+def _path(error: SchemaError, prefix: str = "") -> str:
+    path = prefix
+    for part in error.absolute_path:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def check_field_definitions(fields: Any, *, nested: bool = False) -> list[dict[str, Any]]:
+    """Validate a designer's field list; raise ValidationFailed with per-field errors."""
+    errors: dict[str, list[str]] = defaultdict(list)
+    for error in _definitions_validator.iter_errors(fields):
+        errors[_path(error, "fields")].append(error.message)
+    if errors:
+        raise ValidationFailed(_("The form definition is not valid."), fields=dict(errors))
+    seen: set[str] = set()
+    indexed = 0
+    for index, definition in enumerate(fields):
+        where = f"fields[{index}]"
+        key, kind = definition["key"], definition["type"]
+        if key in seen:
+            errors[f"{where}.key"].append(_("Two fields share the key %(key)s.") % {"key": key})
+        seen.add(key)
+        if kind not in field_type_registry:
+            errors[f"{where}.type"].append(_("Unknown field type %(type)s.") % {"type": kind})
+            continue
+        ftype = field_type_registry.get(kind)
+        options = definition.get("options", {})
+        for error in Draft202012Validator(ftype.options_schema()).iter_errors(options):
+            errors[_path(error, f"{where}.options")].append(error.message)
+        if definition.get("indexed"):
+            indexed += 1
+            if not ftype.can_index or nested:
+                errors[f"{where}.indexed"].append(_("This field type cannot be indexed."))
+        if definition.get("required") and ftype.read_only:
+            errors[f"{where}.required"].append(_("A computed field cannot be required."))
+        if f"{where}.options" not in errors:
+            try:
+                ftype.check_options(options, fields)
+            except FieldError as exc:
+                errors[f"{where}.options"].append(exc.message)
+            except ValidationFailed as exc:
+                for path, messages in exc.fields.items():
+                    errors[f"{where}.options.{path}"].extend(messages)
+    if indexed > MAX_INDEXED:
+        errors["fields"].append(
+            _("At most %(n)s fields of a form can be indexed.") % {"n": MAX_INDEXED}
+        )
+    if errors:
+        raise ValidationFailed(_("The form definition is not valid."), fields=dict(errors))
+    return list(fields)
+
+
+def _property_schema(definition: dict[str, Any]) -> dict[str, Any]:
+    ftype = field_type(definition)
+    schema = dict(ftype.value_schema(definition.get("options", {})))
+    schema["title"] = definition["label"]
+    if definition.get("help"):
+        schema["description"] = definition["help"]
+    if ftype.read_only:
+        schema["readOnly"] = True
+    schema["x-tack-type"] = ftype.type
+    return schema
+
+
+def object_schema(fields: list[dict[str, Any]]) -> dict[str, Any]:
+    """The schema of one object with these fields (a record, or a sub-table row)."""
+    stored = [f for f in fields if field_type(f).virtual_column is None]
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {f["key"]: _property_schema(f) for f in stored},
+        "required": [f["key"] for f in stored if f.get("required")],
+    }
+
+
+def build_schema(name: str, fields: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"$schema": SCHEMA_DIALECT, "title": name, **object_schema(fields)}
+
+
+def build_ui_schema(fields: list[dict[str, Any]], layout: dict[str, Any]) -> dict[str, Any]:
+    ui: dict[str, Any] = {"ui:order": [f["key"] for f in fields]}
+    for definition in fields:
+        ftype = field_type(definition)
+        entry: dict[str, Any] = {"ui:widget": ftype.widget, "ui:title": definition["label"]}
+        if definition.get("help"):
+            entry["ui:help"] = definition["help"]
+        if definition.get("placeholder"):
+            entry["ui:placeholder"] = definition["placeholder"]
+        if definition.get("width") == "half":
+            entry["ui:options"] = {"width": "half"}
+        if ftype.read_only:
+            entry["ui:readonly"] = True
+        if ftype.type == "sub_table":
+            entry["items"] = build_ui_schema(definition["options"]["columns"], {})
+        ui[definition["key"]] = entry
+    if layout.get("sections"):
+        ui["ui:sections"] = layout["sections"]
+    return ui
+
+
+# --- records -----------------------------------------------------------------------
+
+_TYPE_WORDS = {
+    "string": "text",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+}
+
+
+def _message(error: SchemaError) -> str:
+    kind, value = error.validator, error.validator_value
+    if kind == "type":
+        wanted = value if isinstance(value, str) else value[0]
+        return _("Expected %(what)s.") % {"what": _(_TYPE_WORDS.get(wanted, wanted))}
+    if kind == "maxLength":
+        return _("At most %(n)s characters.") % {"n": value}
+    if kind == "minLength":
+        return _("At least %(n)s characters.") % {"n": value}
+    if kind == "maximum":
+        return _("Must be at most %(n)s.") % {"n": value}
+    if kind == "minimum":
+        return _("Must be at least %(n)s.") % {"n": value}
+    if kind == "enum":
+        return _("Not one of the choices.")
+    if kind == "const":
+        return _("Must be %(value)s.") % {"value": value}
+    if kind == "pattern":
+        return _("Not in the expected format.")
+    if kind == "format":
+        return _("Not a valid %(format)s.") % {"format": value}
+    if kind == "maxItems":
+        return _("At most %(n)s items.") % {"n": value}
+    if kind == "minItems":
+        return _("At least %(n)s items.") % {"n": value}
+    if kind == "uniqueItems":
+        return _("Items must not repeat.")
+    return str(error.message)
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+@lru_cache(maxsize=512)
+def _validator_for(cache_key: Any, fields_json: str) -> Any:
+    import json
+
+    fields = json.loads(fields_json)
+    return Draft202012Validator(object_schema(fields), format_checker=FormatChecker())
+
+
+def validator_for(fields: list[dict[str, Any]], cache_key: Any) -> Any:
+    """A compiled validator, cached per (version id) so imports compile it once."""
+    import json
+
+    return _validator_for(cache_key, json.dumps(fields, sort_keys=True))
+
+
+def normalize_object(
+    fields: list[dict[str, Any]],
+    data: dict[str, Any],
+    ctx: ValueContext,
+    prefix: str = "",
+    *,
+    validator: Any = None,
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Check ``data`` against ``fields``; return (stored values, errors by field path).
+
+    Unknown keys and values for read-only fields are errors; empty values are dropped.
+    """
+    errors: dict[str, list[str]] = defaultdict(list)
+    if not isinstance(data, dict):
+        return {}, {prefix.rstrip(".") or "data": [_("Expected an object.")]}
+    by_key = {f["key"]: f for f in fields}
+    given: dict[str, Any] = {}
+    for key, value in data.items():
+        definition = by_key.get(key)
+        if definition is None:
+            errors[f"{prefix}{key}"].append(_("Unknown field."))
+        elif field_type(definition).read_only:
+            if not _is_empty(value):
+                errors[f"{prefix}{key}"].append(_("This field is filled in automatically."))
+        elif not _is_empty(value):
+            given[key] = value
+    if validator is None:
+        validator = Draft202012Validator(object_schema(fields), format_checker=FormatChecker())
+    for error in validator.iter_errors(given):
+        if error.validator == "required":
+            base = _path(error, prefix.rstrip(".")) if prefix else _path(error)
+            for key in error.validator_value:
+                if isinstance(error.instance, dict) and key not in error.instance:
+                    errors[f"{base}.{key}" if base else key].append(_("This field is required."))
+            continue
+        if error.validator == "additionalProperties" and not error.absolute_path:
+            continue  # reported above as unknown fields
+        errors[_path(error, prefix.rstrip(".")) if prefix else _path(error)].append(
+            _message(error)
+        )
+    cleaned: dict[str, Any] = {}
+    for key, value in given.items():
+        path = f"{prefix}{key}"
+        if any(p == path or p.startswith((f"{path}[", f"{path}.")) for p in errors):
+            continue
+        definition = by_key[key]
+        try:
+            stored = field_type(definition).normalize(
+                definition.get("options", {}), value, ctx, path
+            )
+        except FieldError as exc:
+            errors[f"{path}{exc.path}"].append(exc.message)
+            continue
+        if _is_empty(stored):
+            if definition.get("required"):
+                errors[path].append(_("This field is required."))
+            continue
+        cleaned[key] = stored
+    return cleaned, dict(errors)
+
+
+def apply_computed(fields: list[dict[str, Any]], data: dict[str, Any]) -> None:
+    """Fill computed fields in place (they depend only on number fields, not each other)."""
+    numeric = {f["key"] for f in fields if field_type(f).numeric and f["type"] != "computed"}
+    for definition in fields:
+        if definition["type"] != "computed":
+            continue
+        ftype = field_type(definition)
+        value = ftype.compute(definition["options"], data, numeric)  # type: ignore[attr-defined]
+        if value is None:
+            data.pop(definition["key"], None)
+        else:
+            data[definition["key"]] = value
+
+
+def clean_record_data(
+    fields: list[dict[str, Any]],
+    data: Any,
+    ctx: ValueContext,
+    *,
+    cache_key: Any = None,
+) -> dict[str, Any]:
+    """Everything a record write needs: schema, types, references, computed fields."""
+    validator = validator_for(fields, cache_key) if cache_key is not None else None
+    cleaned, errors = normalize_object(fields, data, ctx, validator=validator)
+    for path, messages in ctx.unresolved().items():
+        errors.setdefault(path, []).extend(messages)
+    if errors:
+        raise ValidationFailed(
+            _("Some fields need attention."), code="invalid_record", fields=errors
+        )
+    apply_computed(fields, cleaned)
+    return cleaned

@@ -1,0 +1,287 @@
+"""Reads: apps a member sees, record queries with filters, sort and keyset pages."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import F, Q, QuerySet
+from django.utils.translation import gettext as _
+
+from core.errors import ValidationFailed
+from core.models import Membership
+from lowcode import hooks
+from lowcode.access import app_levels, visible_records_q
+from lowcode.models import App, Form, FormVersion, Record
+from lowcode.registries import OPERATORS, FieldError, field_type_registry
+
+MAX_PAGE = 200
+DEFAULT_PAGE = 50
+#: Record columns that can be filtered and sorted like fields.
+SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
+    "number": {"key": "number", "type": "number", "label": "#", "column": "number"},
+    "created_at": {"key": "created_at", "type": "created_at", "label": "Created at"},
+    "created_by": {"key": "created_by", "type": "created_by", "label": "Created by"},
+    "updated_at": {"key": "updated_at", "type": "created_at", "label": "Updated at",
+                   "column": "updated_at"},
+}
+
+
+def extra_visibility_q(member: Membership) -> Q:
+    return hooks.any_of([hook(member) for hook in hooks.RECORD_VISIBILITY])
+
+
+def apps_for(member: Membership) -> list[App]:
+    """Apps the member can open, with their levels attached as ``app.levels``."""
+    apps = []
+    for app in App.objects.filter(org_id=member.org_id, archived_at__isnull=True):
+        levels = app_levels(member, app)
+        if levels:
+            app.levels = levels  # type: ignore[attr-defined]
+            apps.append(app)
+    return apps
+
+
+def form_fields(form: Form, version: FormVersion | None = None) -> list[dict[str, Any]]:
+    version = version or form.published_version
+    return list(version.fields) if version is not None else list(form.draft_fields)
+
+
+def _field(fields_by_key: dict[str, dict[str, Any]], key: Any, where: str) -> dict[str, Any]:
+    if not isinstance(key, str):
+        raise ValidationFailed(_("Unknown field."), fields={where: [_("Unknown field.")]})
+    definition = fields_by_key.get(key) or SYSTEM_FIELDS.get(key)
+    if definition is None:
+        raise ValidationFailed(
+            _("Unknown field %(key)s.") % {"key": key}, fields={where: [_("Unknown field.")]}
+        )
+    return definition
+
+
+def _path(definition: dict[str, Any]) -> str:
+    if "column" in definition:
+        return str(definition["column"])
+    return field_type_registry.get(definition["type"]).lookup_path(definition["key"])
+
+
+def _coerce(definition: dict[str, Any], value: Any) -> Any:
+    """A filter value in the field's stored shape (so "5" finds the number 5)."""
+    ftype = field_type_registry.get(definition["type"])
+    if definition["type"] == "money":
+        if isinstance(value, dict):
+            value = value.get("amount")
+        if isinstance(value, str):
+            value = ftype.parse_text(definition.get("options", {}), value)["amount"]
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise FieldError(_("Enter an amount in minor units (fen, cents)."))
+        return value
+    if isinstance(value, str) and ftype.storage in ("number", "id", "bool"):
+        value = ftype.parse_text(definition.get("options", {}), value)
+    if ftype.storage == "number" and (
+        not isinstance(value, int | float) or isinstance(value, bool)
+    ):
+        raise FieldError(_("Enter a number."))
+    if ftype.storage == "id" and (not isinstance(value, int) or isinstance(value, bool)):
+        raise FieldError(_("Enter an id."))
+    if ftype.storage == "bool" and not isinstance(value, bool):
+        raise FieldError(_("Enter true or false."))
+    if ftype.storage in ("string", "string_list") and not isinstance(value, str):
+        raise FieldError(_("Enter text."))
+    if ftype.virtual_column == "created_at" or definition["type"] == "created_at":
+        if not isinstance(value, str):
+            raise FieldError(_("Enter a date."))
+    return value
+
+
+def filter_q(fields: list[dict[str, Any]], filters: Any) -> Q:
+    """``[{"field": key, "op": op, "value": v}, ...]`` (all must hold) -> Q."""
+    if not isinstance(filters, list) or len(filters) > 20:
+        raise ValidationFailed(
+            _("Filters must be a list of at most 20 conditions."),
+            fields={"filter": [_("Invalid filter.")]},
+        )
+    by_key = {f["key"]: f for f in fields}
+    q = Q()
+    for index, condition in enumerate(filters):
+        where = f"filter[{index}]"
+        if not isinstance(condition, dict):
+            raise ValidationFailed(_("Invalid filter."), fields={where: [_("Expected an object.")]})
+        definition = _field(by_key, condition.get("field"), f"{where}.field")
+        ftype = field_type_registry.get(definition["type"])
+        op = condition.get("op", "eq")
+        operators = ("eq", "gte", "lte", "range", "in") if "column" in definition else ftype.operators
+        if op not in OPERATORS or op not in operators:
+            raise ValidationFailed(
+                _("This field cannot be filtered with %(op)s.") % {"op": op},
+                fields={f"{where}.op": [_("Use one of: %(ops)s.") % {"ops": ", ".join(operators)}]},
+            )
+        value = condition.get("value")
+        try:
+            if op in ("empty", "not_empty"):
+                value = None
+            elif op == "range":
+                if not isinstance(value, list) or len(value) != 2 or value == [None, None]:
+                    raise FieldError(_("A range is [low, high]; either may be null."))
+                value = [None if v is None else _coerce(definition, v) for v in value]
+            elif op == "in":
+                if not isinstance(value, list) or not 0 < len(value) <= 100:
+                    raise FieldError(_("Give a list of 1 to 100 values."))
+                value = [_coerce(definition, v) for v in value]
+            elif op == "contains" and definition["type"] == "multi_select":
+                value = value if isinstance(value, list) else [value]
+            else:
+                value = _coerce(definition, value)
+            if "column" in definition:
+                path = definition["column"]
+                suffix = {"eq": "", "gte": "__gte", "lte": "__lte", "in": "__in"}
+                if op == "range":
+                    low, high = value
+                    part = Q()
+                    if low is not None:
+                        part &= Q(**{f"{path}__gte": low})
+                    if high is not None:
+                        part &= Q(**{f"{path}__lte": high})
+                    q &= part
+                else:
+                    q &= Q(**{f"{path}{suffix[op]}": value})
+            else:
+                q &= ftype.filter_q(definition.get("options", {}), definition["key"], op, value)
+        except FieldError as exc:
+            raise ValidationFailed(exc.message, fields={f"{where}.value": [exc.message]}) from None
+        except (ValueError, TypeError):
+            raise ValidationFailed(
+                _("Invalid filter value."), fields={f"{where}.value": [_("Invalid value.")]}
+            ) from None
+    return q
+
+
+@dataclass
+class Page:
+    records: list[Record]
+    next_cursor: str | None
+
+
+def _encode_cursor(value: Any, pk: int) -> str:
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    raw = json.dumps([value, pk], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[Any, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(pk, int) or isinstance(pk, bool):
+            raise ValueError
+        return value, pk
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise ValidationFailed(
+            _("The cursor is not valid."), fields={"cursor": [_("Invalid cursor.")]}
+        ) from None
+
+
+def _sort_value(record: Record, definition: dict[str, Any] | None) -> Any:
+    if definition is None:
+        return None
+    if "column" in definition:
+        return getattr(record, definition["column"])
+    ftype = field_type_registry.get(definition["type"])
+    if ftype.virtual_column:
+        return getattr(record, ftype.virtual_column)
+    value = record.data.get(definition["key"])
+    if definition["type"] == "money" and isinstance(value, dict):
+        return value.get("amount")
+    return value
+
+
+def records_query(
+    member: Membership,
+    form: Form,
+    *,
+    filters: Any = None,
+    sort: str = "",
+    cursor: str = "",
+    limit: int = DEFAULT_PAGE,
+    deleted: bool = False,
+    levels: set[str] | None = None,
+) -> Page:
+    """One page of a form's records the member may see."""
+    levels = levels if levels is not None else app_levels(member, form.app)
+    fields = form_fields(form)
+    queryset: QuerySet[Record] = Record.objects.filter(
+        org_id=form.org_id, form_id=form.pk, deleted_at__isnull=not deleted
+    ).select_related("created_by__user")
+    visibility = visible_records_q(member, levels)
+    if visibility:
+        queryset = queryset.filter(visibility)
+    if filters:
+        queryset = queryset.filter(filter_q(fields, filters))
+    limit = max(1, min(int(limit), MAX_PAGE))
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    definition: dict[str, Any] | None = None
+    if key and key != "id":
+        definition = _field({f["key"]: f for f in fields}, key, "sort")
+        if field_type_registry.get(definition["type"]).storage in ("rows", "id_list", "string_list"):
+            raise ValidationFailed(
+                _("This field cannot be sorted."), fields={"sort": [_("Not sortable.")]}
+            )
+    elif not key:
+        descending = True  # newest first
+    path = _path(definition) if definition is not None else None
+    if cursor:
+        value, last_id = _decode_cursor(cursor)
+        if path is None:
+            queryset = queryset.filter(pk__lt=last_id) if descending else queryset.filter(
+                pk__gt=last_id
+            )
+        elif descending:  # DESC NULLS FIRST, the backward scan of (value, id)
+            if value is None:
+                queryset = queryset.filter(
+                    Q(**{f"{path}__isnull": True}, pk__lt=last_id) | Q(**{f"{path}__isnull": False})
+                )
+            else:
+                queryset = queryset.filter(
+                    Q(**{f"{path}__lt": value}) | Q(**{path: value}, pk__lt=last_id)
+                )
+        elif value is None:  # ASC NULLS LAST
+            queryset = queryset.filter(Q(**{f"{path}__isnull": True}, pk__gt=last_id))
+        else:
+            queryset = queryset.filter(
+                Q(**{f"{path}__gt": value})
+                | Q(**{path: value}, pk__gt=last_id)
+                | Q(**{f"{path}__isnull": True})
+            )
+    if path is None:
+        queryset = queryset.order_by("-pk" if descending else "pk")
+    elif descending:
+        queryset = queryset.order_by(F(path).desc(nulls_first=True), "-pk")
+    else:
+        queryset = queryset.order_by(F(path).asc(nulls_last=True), "pk")
+    rows = list(queryset[: limit + 1])
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = _encode_cursor(_sort_value(last, definition), last.pk)
+    return Page(records=rows, next_cursor=next_cursor)
+
+
+def run_lookup(member: Membership, lookup: Any, value: str, *, cursor: str = "") -> Page:
+    """A lookup page's query for one typed value (blank: no results)."""
+    value = (value or "").strip()[:500]
+    if not value:
+        return Page(records=[], next_cursor=None)
+    op = "contains" if lookup.match == "contains" else "eq"
+    return records_query(
+        member,
+        lookup.form,
+        filters=[{"field": lookup.input_field, "op": op, "value": value}],
+        sort=lookup.sort or "",
+        cursor=cursor,
+    )

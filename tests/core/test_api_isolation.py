@@ -96,7 +96,26 @@ def _pk_factories(org, owner, add_member) -> dict[str, Callable[[], object]]:
         card = {"title": "A's card", "buttons": [{"action_id": "go", "label": "Go"}]}
         return do_post_bot_message(card_bot, conversation, text="A's card", card=card).pk
 
+    def lowcode_form():
+        return _lowcode_form(owner).pk
+
+    def lowcode_record():
+        from lowcode.actions import do_create_record
+
+        form = _lowcode_form(owner)
+        return do_create_record(owner, form, {"batch": "A-secret"})[0].pk
+
+    def lowcode_lookup():
+        from lowcode.actions import do_save_lookup
+
+        form = _lowcode_form(owner)
+        return do_save_lookup(owner, form, name="A's lookup", input_field="batch").pk
+
     return {
+        "lowcode-app": lambda: _lowcode_form(owner).app_id,
+        "lowcode-form": lowcode_form,
+        "lowcode-record": lowcode_record,
+        "lowcode-lookup": lowcode_lookup,
         "member": lambda: add_member(org, "member").pk,
         "department": lambda: do_create_department(owner, name="Quality").pk,
         "invitation": lambda: do_invite_member(owner, email="new@a.test").invitation.pk,
@@ -107,6 +126,19 @@ def _pk_factories(org, owner, add_member) -> dict[str, Callable[[], object]]:
         "bot": bot,
         "message-card": card_message,
     }
+
+
+def _lowcode_form(owner):
+    """A published form in a published app of organisation A."""
+    from lowcode.actions import do_create_app, do_create_form, do_publish_form, do_update_app
+
+    app = do_create_app(owner, name="A's app")
+    fields = [{"key": "batch", "type": "text", "label": "Batch", "indexed": True}]
+    form = do_create_form(owner, app, name="A's form", fields=fields)
+    do_publish_form(owner, form)
+    do_update_app(owner, app, is_published=True)
+    form.refresh_from_db()
+    return form
 
 
 def _group(owner, add_member):
@@ -184,8 +216,20 @@ def _snapshot(org) -> tuple:
             .order_by("id")
         ),
         AuditLogEntry.objects.filter(org=org).count(),
+        _lowcode_snapshot(org),
         tuple(type(org).objects.filter(pk=org.pk).values_list("name", "brand_name", "brand_color")),
     )
+
+
+def _lowcode_snapshot(org) -> tuple:
+    """Every low-code table of organisation A, as rows (so any change shows)."""
+    from django.apps import apps
+
+    rows = []
+    for model in apps.get_app_config("lowcode").get_models():
+        fields = [f.attname for f in model._meta.concrete_fields]
+        rows.append(tuple(model.objects.filter(org=org).order_by("pk").values_list(*fields)))
+    return tuple(rows)
 
 
 PAYLOAD = {

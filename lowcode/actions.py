@@ -46,16 +46,24 @@ _GRANT = {
             "uniqueItems": True,
             "items": {"enum": ["owner", "admin", "member", "guest"]},
         },
-        "members": {"type": "array", "uniqueItems": True, "maxItems": 500,
-                    "items": {"type": "integer", "minimum": 1}},
-        "departments": {"type": "array", "uniqueItems": True, "maxItems": 500,
-                        "items": {"type": "integer", "minimum": 1}},
+        "members": {
+            "type": "array",
+            "uniqueItems": True,
+            "maxItems": 500,
+            "items": {"type": "integer", "minimum": 1},
+        },
+        "departments": {
+            "type": "array",
+            "uniqueItems": True,
+            "maxItems": 500,
+            "items": {"type": "integer", "minimum": 1},
+        },
     },
 }
 PERMISSIONS_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {level: _GRANT for level in LEVELS},
+    "properties": dict.fromkeys(LEVELS, _GRANT),
 }
 _permissions_validator = Draft202012Validator(PERMISSIONS_SCHEMA)
 
@@ -63,10 +71,10 @@ _permissions_validator = Draft202012Validator(PERMISSIONS_SCHEMA)
 # --- apps ------------------------------------------------------------------------------
 
 
-def _check_name(name: Any, where: str = "name", max_length: int = 80) -> str:
-    if not isinstance(name, str) or not name.strip():
+def _check_name(raw: Any, where: str = "name", max_length: int = 80) -> str:
+    if not isinstance(raw, str) or not raw.strip():
         raise ValidationFailed(_("A name is required."), fields={where: [_("Required.")]})
-    name = name.strip()
+    name = raw.strip()
     if len(name) > max_length:
         raise ValidationFailed(
             _("Names may be at most %(n)s characters.") % {"n": max_length},
@@ -85,14 +93,19 @@ def check_permissions_value(actor: Membership, permissions: Any) -> dict[str, An
     from lowcode.references import missing_ids
 
     for level, grant in permissions.items():
-        for kind, ids in (("member", grant.get("members", [])), ("department", grant.get("departments", []))):
+        for kind, ids in (
+            ("member", grant.get("members", [])),
+            ("department", grant.get("departments", [])),
+        ):
             missing = missing_ids(kind, None, actor.org_id, set(ids))
             if missing:
                 raise ValidationFailed(
                     _("Unknown %(kind)s ids: %(ids)s.") % {"kind": kind, "ids": sorted(missing)},
                     fields={f"permissions.{level}.{kind}s": [_("Unknown ids.")]},
                 )
-    full = {level: {"roles": [], "members": [], "departments": []} for level in LEVELS}
+    full: dict[str, dict[str, Any]] = {
+        level: {"roles": [], "members": [], "departments": []} for level in LEVELS
+    }
     for level, grant in permissions.items():
         full[level].update(grant)
     return full
@@ -127,9 +140,7 @@ def do_create_app(
 
 
 @transaction.atomic
-def do_update_app(
-    actor: Membership, app: App, *, ip: str | None = None, **changes: Any
-) -> App:
+def do_update_app(actor: Membership, app: App, *, ip: str | None = None, **changes: Any) -> App:
     check_app_level(actor, app, "manage")
     if "name" in changes:
         app.name = _check_name(changes["name"])
@@ -141,17 +152,29 @@ def do_update_app(
         app.color = changes["color"]
     if "permissions" in changes:
         app.permissions = check_permissions_value(actor, changes["permissions"])
-        record_audit(actor.org, actor.user, "lowcode.app.permissions", app,
-                     data={"permissions": app.permissions}, ip=ip)
+        record_audit(
+            actor.org,
+            actor.user,
+            "lowcode.app.permissions",
+            app,
+            data={"permissions": app.permissions},
+            ip=ip,
+        )
     if "is_published" in changes and bool(changes["is_published"]) != app.is_published:
-        if changes["is_published"] and not app.forms.filter(published_version__isnull=False).exists():
+        if (
+            changes["is_published"]
+            and not app.forms.filter(published_version__isnull=False).exists()
+        ):
             raise Conflict(
                 _("Publish at least one form before publishing the app."), code="no_published_form"
             )
         app.is_published = bool(changes["is_published"])
         record_audit(
-            actor.org, actor.user,
-            "lowcode.app.publish" if app.is_published else "lowcode.app.unpublish", app, ip=ip,
+            actor.org,
+            actor.user,
+            "lowcode.app.publish" if app.is_published else "lowcode.app.unpublish",
+            app,
+            ip=ip,
         )
     app.updated_at = timezone.now()
     app.full_clean(exclude=["org", "created_by", "permissions"])
@@ -200,7 +223,9 @@ def _check_layout(layout: Any) -> dict[str, Any]:
     if layout in (None, {}):
         return {}
     if not isinstance(layout, dict) or len(json.dumps(layout)) > 20_000:
-        raise ValidationFailed(_("The layout must be an object."), fields={"layout": [_("Invalid.")]})
+        raise ValidationFailed(
+            _("The layout must be an object."), fields={"layout": [_("Invalid.")]}
+        )
     return layout
 
 
@@ -241,7 +266,17 @@ def do_update_form(actor: Membership, form: Form, **changes: Any) -> Form:
             )
         form.qr_field = key
     form.updated_at = timezone.now()
-    form.save()
+    # Never write next_number from memory: records may have taken numbers meanwhile.
+    form.save(
+        update_fields=[
+            "name",
+            "description",
+            "draft_fields",
+            "draft_layout",
+            "qr_field",
+            "updated_at",
+        ]
+    )
     return form
 
 
@@ -280,9 +315,13 @@ def check_publish(form: Form) -> tuple[list[dict[str, Any]], set[str]]:
     current = form.published_version.fields if form.published_version else []
     removed = {f["key"] for f in current} - {f["key"] for f in fields}
     if removed:
-        problems = [message for check in hooks.FIELD_USAGE_CHECKS for message in check(form, removed)]
+        problems = [
+            message for check in hooks.FIELD_USAGE_CHECKS for message in check(form, removed)
+        ]
         if form.qr_field in removed:
-            problems.append(_("The QR codes per value use the field %(key)s.") % {"key": form.qr_field})
+            problems.append(
+                _("The QR codes per value use the field %(key)s.") % {"key": form.qr_field}
+            )
         if problems:
             raise Conflict(
                 _("Some removed fields are still in use."),
@@ -293,7 +332,9 @@ def check_publish(form: Form) -> tuple[list[dict[str, Any]], set[str]]:
 
 
 @transaction.atomic
-def do_publish_form(actor: Membership, form: Form, *, ip: str | None = None) -> tuple[FormVersion, bool]:
+def do_publish_form(
+    actor: Membership, form: Form, *, ip: str | None = None
+) -> tuple[FormVersion, bool]:
     """Freeze the draft as a new version; ``(version, created)`` (False if unchanged)."""
     check_app_level(actor, form.app, "manage")
     form = (
@@ -306,7 +347,10 @@ def do_publish_form(actor: Membership, form: Form, *, ip: str | None = None) -> 
     if current is not None and current.fields == fields and current.layout == form.draft_layout:
         return current, False
     number = (current.number if current else 0) + 1
-    number = max(number, (form.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1)
+    number = max(
+        number,
+        (form.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1,
+    )
     version = FormVersion.objects.create(
         org_id=form.org_id,
         form=form,
@@ -324,8 +368,9 @@ def do_publish_form(actor: Membership, form: Form, *, ip: str | None = None) -> 
     form.published_version = version
     form.updated_at = timezone.now()
     form.save(update_fields=["key_history", "published_version", "updated_at"])
-    record_audit(actor.org, actor.user, "lowcode.form.publish", form,
-                 data={"version": version.number}, ip=ip)
+    record_audit(
+        actor.org, actor.user, "lowcode.form.publish", form, data={"version": version.number}, ip=ip
+    )
     from lowcode.indexes import schedule_index_sync
 
     schedule_index_sync(form)
@@ -438,8 +483,12 @@ def _insert(
         idempotency_key=idempotency_key,
     )
     RecordChange.objects.create(
-        org_id=form.org_id, record=record, kind=RecordChange.Kind.CREATED, actor=actor,
-        at=now, version=version,
+        org_id=form.org_id,
+        record=record,
+        kind=RecordChange.Kind.CREATED,
+        actor=actor,
+        at=now,
+        version=version,
     )
     for hook in hooks.RECORD_CREATED:
         hook(actor, record)
@@ -478,7 +527,8 @@ def do_bulk_create_records(
     for offset, data in enumerate(rows):
         if offset >= MAX_BULK:
             raise ValidationFailed(
-                _("At most %(n)s rows at a time.") % {"n": MAX_BULK}, fields={"rows": [_("Too many.")]}
+                _("At most %(n)s rows at a time.") % {"n": MAX_BULK},
+                fields={"rows": [_("Too many.")]},
             )
         row_number = first_row + offset
         # References are tracked per row path so a missing member fails only its row.
@@ -493,7 +543,7 @@ def do_bulk_create_records(
         }
         for path, messages in unresolved.items():
             if path.startswith(prefix):
-                row_errors.setdefault(path[len(prefix):], []).extend(messages)
+                row_errors.setdefault(path[len(prefix) :], []).extend(messages)
         if row_errors:
             result.errors[row_number] = row_errors
         else:
@@ -509,16 +559,30 @@ def do_bulk_create_records(
             _fill_serials(version.fields, cleaned, first + index)
             records.append(
                 Record(
-                    org_id=form.org_id, form=form, version=version, number=first + index,
-                    data=cleaned, source=source, created_by=actor, created_at=now,
-                    updated_by=actor, updated_at=now,
+                    org_id=form.org_id,
+                    form=form,
+                    version=version,
+                    number=first + index,
+                    data=cleaned,
+                    source=source,
+                    created_by=actor,
+                    created_at=now,
+                    updated_by=actor,
+                    updated_at=now,
                 )
             )
         created = Record.objects.bulk_create(records, batch_size=1000)
         RecordChange.objects.bulk_create(
             [
-                RecordChange(org_id=form.org_id, record=r, kind=RecordChange.Kind.CREATED,
-                             actor=actor, at=now, version=version, changes={"source": source})
+                RecordChange(
+                    org_id=form.org_id,
+                    record=r,
+                    kind=RecordChange.Kind.CREATED,
+                    actor=actor,
+                    at=now,
+                    version=version,
+                    changes={"source": source},
+                )
                 for r in created
             ],
             batch_size=1000,
@@ -551,13 +615,12 @@ def do_update_record(actor: Membership, record: Record, changes: Any) -> Record:
         raise NotFound(_("Record not found."))
     _check_write(actor, record)
     if not isinstance(changes, dict):
-        raise ValidationFailed(_("Send the changed fields as an object."), fields={"data": [_("Expected an object.")]})
+        raise ValidationFailed(
+            _("Send the changed fields as an object."), fields={"data": [_("Expected an object.")]}
+        )
     version = _writable_version(actor, record.form)
     current_keys = {f["key"] for f in version.fields}
-    editable = {
-        f["key"] for f in version.fields
-        if not field_type(f).read_only
-    }
+    editable = {f["key"] for f in version.fields if not field_type(f).read_only}
     merged = {k: v for k, v in record.data.items() if k in editable}
     merged.update(changes)
     ctx = ValueContext(org_id=record.org_id, actor_id=actor.pk)
@@ -581,8 +644,13 @@ def do_update_record(actor: Membership, record: Record, changes: Any) -> Record:
     record.updated_at = timezone.now()
     record.save(update_fields=["data", "version", "updated_by", "updated_at"])
     RecordChange.objects.create(
-        org_id=record.org_id, record=record, kind=RecordChange.Kind.UPDATED, actor=actor,
-        at=record.updated_at, changes=diff, version=version,
+        org_id=record.org_id,
+        record=record,
+        kind=RecordChange.Kind.UPDATED,
+        actor=actor,
+        at=record.updated_at,
+        changes=diff,
+        version=version,
     )
     return record
 
@@ -602,7 +670,10 @@ def do_delete_record(actor: Membership, record: Record) -> Record:
         record.deleted_by = actor
         record.save(update_fields=["deleted_at", "deleted_by"])
         RecordChange.objects.create(
-            org_id=record.org_id, record=record, kind=RecordChange.Kind.DELETED, actor=actor,
+            org_id=record.org_id,
+            record=record,
+            kind=RecordChange.Kind.DELETED,
+            actor=actor,
             version=record.version,
         )
     return record
@@ -616,7 +687,10 @@ def do_restore_record(actor: Membership, record: Record) -> Record:
         record.deleted_by = None
         record.save(update_fields=["deleted_at", "deleted_by"])
         RecordChange.objects.create(
-            org_id=record.org_id, record=record, kind=RecordChange.Kind.RESTORED, actor=actor,
+            org_id=record.org_id,
+            record=record,
+            kind=RecordChange.Kind.RESTORED,
+            actor=actor,
             version=record.version,
         )
     return record
@@ -626,7 +700,9 @@ def do_restore_record(actor: Membership, record: Record) -> Record:
 
 
 def _check_lookup_fields(form: Form, input_field: Any, columns: Any, match: str) -> None:
-    fields = {f["key"]: f for f in (form.published_version.fields if form.published_version else [])}
+    fields = {
+        f["key"]: f for f in (form.published_version.fields if form.published_version else [])
+    }
     if input_field not in fields:
         raise ValidationFailed(
             _("Choose a published field of the form to search by."),
@@ -685,7 +761,8 @@ def _lookups_using(form: Form, removed: set[str]) -> list[str]:
         used = ({lookup.input_field} | set(lookup.columns)) & removed
         if used:
             problems.append(
-                _("The lookup %(name)s uses %(keys)s.") % {"name": lookup.name, "keys": ", ".join(sorted(used))}
+                _("The lookup %(name)s uses %(keys)s.")
+                % {"name": lookup.name, "keys": ", ".join(sorted(used))}
             )
     return problems
 

@@ -51,7 +51,7 @@ class Expression:
     def evaluate(self, values: Mapping[str, Any]) -> int | float | None:
         """The value, or None when a referenced field is empty or the maths is undefined."""
         try:
-            result = _evaluate(self.tree, values)
+            result: int | float = _evaluate(self.tree, values)
         except (ZeroDivisionError, OverflowError, _Missing):
             return None
         if isinstance(result, float):
@@ -125,7 +125,8 @@ def _number(value: Any) -> int | float:
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, dict) and isinstance(value.get("amount"), int):  # money
-        return value["amount"]
+        amount: int = value["amount"]
+        return amount
     raise _Missing
 
 

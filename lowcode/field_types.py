@@ -86,7 +86,16 @@ def _check_unique_choices(options: dict[str, Any]) -> None:
 class TextType(FieldType):
     type = "text"
     label = gettext_lazy("Text")
-    operators = ("eq", "contains", "in", "gte", "lte", "range", "empty", "not_empty")
+    operators: ClassVar[tuple[str, ...]] = (
+        "eq",
+        "contains",
+        "in",
+        "gte",
+        "lte",
+        "range",
+        "empty",
+        "not_empty",
+    )
     can_index = True
     widget = "text"
 
@@ -118,7 +127,7 @@ class TextType(FieldType):
 class LongTextType(TextType):
     type = "long_text"
     label = gettext_lazy("Long text")
-    operators = ("contains", "empty", "not_empty")
+    operators: ClassVar[tuple[str, ...]] = ("contains", "empty", "not_empty")
     can_index = False
     widget = "textarea"
 
@@ -136,7 +145,7 @@ class NumberType(FieldType):
     type = "number"
     label = gettext_lazy("Number")
     storage = "number"
-    operators = ("eq", "gte", "lte", "range", "in", "empty", "not_empty")
+    operators: ClassVar[tuple[str, ...]] = ("eq", "gte", "lte", "range", "in", "empty", "not_empty")
     can_index = True
     numeric = True
     widget = "number"
@@ -195,7 +204,7 @@ class MoneyType(FieldType):
     type = "money"
     label = gettext_lazy("Money")
     storage = "money"
-    operators = ("eq", "gte", "lte", "range", "empty", "not_empty")
+    operators: ClassVar[tuple[str, ...]] = ("eq", "gte", "lte", "range", "empty", "not_empty")
     can_index = True
     numeric = True
     widget = "money"
@@ -260,7 +269,7 @@ class MoneyType(FieldType):
 class DateType(FieldType):
     type = "date"
     label = gettext_lazy("Date")
-    operators = ("eq", "gte", "lte", "range", "in", "empty", "not_empty")
+    operators: ClassVar[tuple[str, ...]] = ("eq", "gte", "lte", "range", "in", "empty", "not_empty")
     can_index = True
     widget = "date"
 
@@ -277,7 +286,7 @@ class DateType(FieldType):
 class DateTimeType(FieldType):
     type = "datetime"
     label = gettext_lazy("Date and time")
-    operators = ("gte", "lte", "range", "empty", "not_empty")
+    operators: ClassVar[tuple[str, ...]] = ("gte", "lte", "range", "empty", "not_empty")
     can_index = True
     widget = "datetime"
 
@@ -299,7 +308,7 @@ class DateTimeType(FieldType):
 class SingleSelectType(FieldType):
     type = "single_select"
     label = gettext_lazy("Single select")
-    operators = ("eq", "in", "empty", "not_empty")
+    operators: ClassVar[tuple[str, ...]] = ("eq", "in", "empty", "not_empty")
     can_index = True
     widget = "select"
 
@@ -328,7 +337,7 @@ class MultiSelectType(SingleSelectType):
     type = "multi_select"
     label = gettext_lazy("Multiple select")
     storage = "string_list"
-    operators = ("contains", "empty", "not_empty")
+    operators: ClassVar[tuple[str, ...]] = ("contains", "empty", "not_empty")
     can_index = False
     widget = "checkboxes"
 
@@ -366,7 +375,7 @@ class CheckboxType(FieldType):
     type = "checkbox"
     label = gettext_lazy("Checkbox")
     storage = "bool"
-    operators = ("eq",)
+    operators: ClassVar[tuple[str, ...]] = ("eq",)
     widget = "checkbox"
 
     def value_schema(self, options: dict[str, Any]) -> dict[str, Any]:
@@ -387,7 +396,7 @@ class CheckboxType(FieldType):
         # An unticked box is stored as absent, so "false" means "not true".
         if value is True:
             return Q(**{f"data__{key}": True})
-        return ~Q(**{f"data__{key}": True})
+        return Q(**{f"data__{key}__isnull": True}) | Q(**{f"data__{key}": False})
 
 
 class _ReferenceType(FieldType):
@@ -396,7 +405,7 @@ class _ReferenceType(FieldType):
     storage = "id"
     reference_kind: ClassVar[str]
     can_index = True
-    operators = ("eq", "in", "empty", "not_empty")
+    operators: ClassVar[tuple[str, ...]] = ("eq", "in", "empty", "not_empty")
 
     def options_schema(self) -> dict[str, Any]:
         return _options({"multiple": {"type": "boolean"}})
@@ -476,7 +485,7 @@ class AttachmentType(_ReferenceType):
     reference_kind = "file"
     storage = "id_list"
     can_index = False
-    operators = ("empty", "not_empty")
+    operators: ClassVar[tuple[str, ...]] = ("empty", "not_empty")
     in_sub_table = False
     widget = "file"
 
@@ -505,7 +514,7 @@ class ImageType(AttachmentType):
 class PhoneType(TextType):
     type = "phone"
     label = gettext_lazy("Phone")
-    operators = ("eq", "contains", "in", "empty", "not_empty")
+    operators: ClassVar[tuple[str, ...]] = ("eq", "contains", "in", "empty", "not_empty")
     widget = "tel"
 
     def options_schema(self) -> dict[str, Any]:
@@ -521,7 +530,7 @@ class PhoneType(TextType):
 class EmailType(TextType):
     type = "email"
     label = gettext_lazy("E-mail")
-    operators = ("eq", "contains", "in", "empty", "not_empty")
+    operators: ClassVar[tuple[str, ...]] = ("eq", "contains", "in", "empty", "not_empty")
     widget = "email"
 
     def options_schema(self) -> dict[str, Any]:
@@ -546,7 +555,7 @@ class ScannedCodeType(TextType):
     type = "scanned_code"
     label = gettext_lazy("Scanned code")
     widget = "scanner"
-    operators = ("eq", "contains", "in", "empty", "not_empty")
+    operators: ClassVar[tuple[str, ...]] = ("eq", "contains", "in", "empty", "not_empty")
 
     def options_schema(self) -> dict[str, Any]:
         return _options(
@@ -576,7 +585,7 @@ class SerialNumberType(FieldType):
     read_only = True
     can_index = True
     in_sub_table = False
-    operators = ("eq", "contains", "in", "empty", "not_empty")
+    operators: ClassVar[tuple[str, ...]] = ("eq", "contains", "in", "empty", "not_empty")
     widget = "readonly"
 
     def options_schema(self) -> dict[str, Any]:
@@ -601,7 +610,7 @@ class ComputedType(FieldType):
     can_index = True
     numeric = True
     in_sub_table = False
-    operators = ("eq", "gte", "lte", "range", "empty", "not_empty")
+    operators: ClassVar[tuple[str, ...]] = ("eq", "gte", "lte", "range", "empty", "not_empty")
     widget = "readonly"
 
     def options_schema(self) -> dict[str, Any]:
@@ -645,7 +654,7 @@ class SubTableType(FieldType):
     label = gettext_lazy("Sub-table")
     storage = "rows"
     in_sub_table = False
-    operators = ("empty", "not_empty")
+    operators: ClassVar[tuple[str, ...]] = ("empty", "not_empty")
     widget = "table"
 
     def options_schema(self) -> dict[str, Any]:
@@ -670,7 +679,9 @@ class SubTableType(FieldType):
         for column in options["columns"]:
             kind = column.get("type")
             if kind in field_type_registry and not field_type_registry.get(kind).in_sub_table:
-                raise FieldError(_("A %(type)s cannot be a column of a sub-table.") % {"type": kind})
+                raise FieldError(
+                    _("A %(type)s cannot be a column of a sub-table.") % {"type": kind}
+                )
         check_field_definitions(options["columns"], nested=True)
 
     def value_schema(self, options: dict[str, Any]) -> dict[str, Any]:
@@ -706,7 +717,7 @@ class CreatedByType(FieldType):
     read_only = True
     virtual_column = "created_by_id"
     in_sub_table = False
-    operators = ("eq", "in")
+    operators: ClassVar[tuple[str, ...]] = ("eq", "in")
     widget = "readonly"
 
 
@@ -717,7 +728,7 @@ class CreatedAtType(FieldType):
     read_only = True
     virtual_column = "created_at"
     in_sub_table = False
-    operators = ("gte", "lte", "range")
+    operators: ClassVar[tuple[str, ...]] = ("gte", "lte", "range")
     widget = "readonly"
 
     def display(self, options: dict[str, Any], value: Any) -> str:

@@ -242,8 +242,11 @@ def normalize_object(
         elif field_type(definition).read_only:
             if not _is_empty(value):
                 errors[f"{prefix}{key}"].append(_("This field is filled in automatically."))
-        elif not _is_empty(value):
-            given[key] = value
+        else:
+            if isinstance(value, str):
+                value = value.strip()
+            if not _is_empty(value):
+                given[key] = value
     if validator is None:
         validator = Draft202012Validator(object_schema(fields), format_checker=FormatChecker())
     for error in validator.iter_errors(given):
@@ -253,11 +256,15 @@ def normalize_object(
                 if isinstance(error.instance, dict) and key not in error.instance:
                     errors[f"{base}.{key}" if base else key].append(_("This field is required."))
             continue
-        if error.validator == "additionalProperties" and not error.absolute_path:
-            continue  # reported above as unknown fields
-        errors[_path(error, prefix.rstrip(".")) if prefix else _path(error)].append(
-            _message(error)
-        )
+        if error.validator == "additionalProperties":
+            if error.absolute_path and isinstance(error.instance, dict):  # inside a sub-table
+                base = _path(error, prefix.rstrip(".")) if prefix else _path(error)
+                known = error.schema.get("properties", {})
+                for extra in error.instance:
+                    if extra not in known:
+                        errors[f"{base}.{extra}"].append(_("Unknown field."))
+            continue  # top level: reported above as unknown fields
+        errors[_path(error, prefix.rstrip(".")) if prefix else _path(error)].append(_message(error))
     cleaned: dict[str, Any] = {}
     for key, value in given.items():
         path = f"{prefix}{key}"

@@ -26,8 +26,12 @@ SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
     "number": {"key": "number", "type": "number", "label": "#", "column": "number"},
     "created_at": {"key": "created_at", "type": "created_at", "label": "Created at"},
     "created_by": {"key": "created_by", "type": "created_by", "label": "Created by"},
-    "updated_at": {"key": "updated_at", "type": "created_at", "label": "Updated at",
-                   "column": "updated_at"},
+    "updated_at": {
+        "key": "updated_at",
+        "type": "created_at",
+        "label": "Updated at",
+        "column": "updated_at",
+    },
 }
 
 
@@ -91,9 +95,8 @@ def _coerce(definition: dict[str, Any], value: Any) -> Any:
         raise FieldError(_("Enter true or false."))
     if ftype.storage in ("string", "string_list") and not isinstance(value, str):
         raise FieldError(_("Enter text."))
-    if ftype.virtual_column == "created_at" or definition["type"] == "created_at":
-        if not isinstance(value, str):
-            raise FieldError(_("Enter a date."))
+    if definition["type"] == "created_at" and not isinstance(value, str):
+        raise FieldError(_("Enter a date."))
     return value
 
 
@@ -113,13 +116,15 @@ def filter_q(fields: list[dict[str, Any]], filters: Any) -> Q:
         definition = _field(by_key, condition.get("field"), f"{where}.field")
         ftype = field_type_registry.get(definition["type"])
         op = condition.get("op", "eq")
-        operators = ("eq", "gte", "lte", "range", "in") if "column" in definition else ftype.operators
+        operators = (
+            ("eq", "gte", "lte", "range", "in") if "column" in definition else ftype.operators
+        )
         if op not in OPERATORS or op not in operators:
             raise ValidationFailed(
                 _("This field cannot be filtered with %(op)s.") % {"op": op},
                 fields={f"{where}.op": [_("Use one of: %(ops)s.") % {"ops": ", ".join(operators)}]},
             )
-        value = condition.get("value")
+        value: Any = condition.get("value")
         try:
             if op in ("empty", "not_empty"):
                 value = None
@@ -227,7 +232,11 @@ def records_query(
     definition: dict[str, Any] | None = None
     if key and key != "id":
         definition = _field({f["key"]: f for f in fields}, key, "sort")
-        if field_type_registry.get(definition["type"]).storage in ("rows", "id_list", "string_list"):
+        if field_type_registry.get(definition["type"]).storage in (
+            "rows",
+            "id_list",
+            "string_list",
+        ):
             raise ValidationFailed(
                 _("This field cannot be sorted."), fields={"sort": [_("Not sortable.")]}
             )
@@ -237,8 +246,8 @@ def records_query(
     if cursor:
         value, last_id = _decode_cursor(cursor)
         if path is None:
-            queryset = queryset.filter(pk__lt=last_id) if descending else queryset.filter(
-                pk__gt=last_id
+            queryset = (
+                queryset.filter(pk__lt=last_id) if descending else queryset.filter(pk__gt=last_id)
             )
         elif descending:  # DESC NULLS FIRST, the backward scan of (value, id)
             if value is None:

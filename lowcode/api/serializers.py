@@ -14,13 +14,27 @@ from lowcode.models import App, Form, FormVersion, LookupPage, Record, RecordCha
 MAX_KEY = 80
 
 
+def with_fields(serializer: Any, **extra: serializers.Field[Any, Any, Any, Any]) -> Any:
+    """``get_fields()`` plus fields whose names clash with Serializer attributes
+    (``fields``, ``data``, ``help``, ``required``...), which cannot be class attributes."""
+    fields = (
+        serializers.Serializer.get_fields(serializer)
+        if not isinstance(serializer, serializers.ModelSerializer)
+        else serializers.ModelSerializer.get_fields(serializer)
+    )
+    fields.update(extra)
+    return fields
+
+
 @extend_schema_field(OpenApiTypes.OBJECT)
 class AnyJSONField(serializers.JSONField):
     """Free JSON, checked by the action that uses it (a JSON Schema or field types)."""
 
 
 class GrantSerializer(serializers.Serializer[Any]):
-    roles = serializers.ListField(child=serializers.ChoiceField(["owner", "admin", "member", "guest"]))
+    roles = serializers.ListField(
+        child=serializers.ChoiceField(["owner", "admin", "member", "guest"])
+    )
     members = serializers.ListField(child=IdField())
     departments = serializers.ListField(child=IdField())
 
@@ -39,8 +53,17 @@ class AppSerializer(serializers.ModelSerializer[App]):
     class Meta:
         model = App
         fields = [
-            "id", "name", "description", "icon", "color", "permissions", "is_published",
-            "created_by_id", "created_at", "updated_at", "my_levels",
+            "id",
+            "name",
+            "description",
+            "icon",
+            "color",
+            "permissions",
+            "is_published",
+            "created_by_id",
+            "created_at",
+            "updated_at",
+            "my_levels",
         ]
         read_only_fields = fields
 
@@ -64,17 +87,21 @@ class FieldDefinitionSerializer(serializers.Serializer[Any]):
 
     key = serializers.CharField()
     type = serializers.CharField()
-    label = serializers.CharField()
-    help = serializers.CharField(required=False)
     placeholder = serializers.CharField(required=False)
-    required = serializers.BooleanField(required=False)
     indexed = serializers.BooleanField(required=False)
     width = serializers.ChoiceField(["full", "half"], required=False)
     options = AnyJSONField(required=False)
 
+    def get_fields(self) -> Any:
+        return with_fields(
+            self,
+            label=serializers.CharField(),
+            help=serializers.CharField(required=False),
+            required=serializers.BooleanField(required=False),
+        )
+
 
 class VersionSerializer(serializers.ModelSerializer[FormVersion]):
-    fields = FieldDefinitionSerializer(many=True, read_only=True)
     schema = AnyJSONField(read_only=True)
     ui_schema = AnyJSONField(read_only=True)
     layout = AnyJSONField(read_only=True)
@@ -82,9 +109,19 @@ class VersionSerializer(serializers.ModelSerializer[FormVersion]):
 
     class Meta:
         model = FormVersion
-        fields = ["id", "number", "fields", "layout", "schema", "ui_schema", "published_by_id",
-                  "published_at"]
+        fields = [
+            "id",
+            "number",
+            "layout",
+            "schema",
+            "ui_schema",
+            "published_by_id",
+            "published_at",
+        ]
         read_only_fields = fields
+
+    def get_fields(self) -> Any:
+        return with_fields(self, fields=FieldDefinitionSerializer(many=True, read_only=True))
 
 
 class FormSerializer(serializers.ModelSerializer[Form]):
@@ -97,15 +134,26 @@ class FormSerializer(serializers.ModelSerializer[Form]):
     class Meta:
         model = Form
         fields = [
-            "id", "app_id", "name", "description", "draft_fields", "draft_layout",
-            "published_version", "has_unpublished_changes", "qr_field", "created_at", "updated_at",
+            "id",
+            "app_id",
+            "name",
+            "description",
+            "draft_fields",
+            "draft_layout",
+            "published_version",
+            "has_unpublished_changes",
+            "qr_field",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = fields
 
     def get_has_unpublished_changes(self, form: Form) -> bool:
         version = form.published_version
-        return version is None or version.fields != form.draft_fields or (
-            version.layout != form.draft_layout
+        return (
+            version is None
+            or version.fields != form.draft_fields
+            or (version.layout != form.draft_layout)
         )
 
 
@@ -113,16 +161,24 @@ class FormCreateSerializer(serializers.Serializer[Any]):
     app = IdField()
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(max_length=500, required=False, allow_blank=True)
-    fields = serializers.ListField(child=AnyJSONField(), required=False, max_length=500)
     layout = AnyJSONField(required=False)
+
+    def get_fields(self) -> Any:
+        return with_fields(
+            self, fields=serializers.ListField(child=AnyJSONField(), required=False, max_length=500)
+        )
 
 
 class FormUpdateSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(max_length=500, required=False, allow_blank=True)
-    fields = serializers.ListField(child=AnyJSONField(), required=False, max_length=500)
     layout = AnyJSONField(required=False)
     qr_field = serializers.CharField(max_length=40, required=False, allow_blank=True)
+
+    def get_fields(self) -> Any:
+        return with_fields(
+            self, fields=serializers.ListField(child=AnyJSONField(), required=False, max_length=500)
+        )
 
 
 class MemberBriefSerializer(serializers.Serializer[Any]):
@@ -134,14 +190,23 @@ class RecordSerializer(serializers.ModelSerializer[Record]):
     form_id = serializers.IntegerField(read_only=True)
     version = serializers.IntegerField(source="version.number", read_only=True)
     version_id = serializers.IntegerField(read_only=True)
-    data = AnyJSONField(read_only=True)
     created_by = serializers.SerializerMethodField()
 
     class Meta:
         model = Record
         fields = [
-            "id", "form_id", "number", "version", "version_id", "data", "source", "created_by",
-            "created_at", "updated_at", "deleted_at", "approval_state",
+            "id",
+            "form_id",
+            "number",
+            "version",
+            "version_id",
+            "data",
+            "source",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+            "approval_state",
         ]
         read_only_fields = fields
 
@@ -152,6 +217,9 @@ class RecordSerializer(serializers.ModelSerializer[Record]):
             return None
         return {"id": member.pk, "name": member.user.display_name}
 
+    def get_fields(self) -> Any:
+        return with_fields(self, data=AnyJSONField(read_only=True))
+
 
 class RecordPageSerializer(serializers.Serializer[Any]):
     results = RecordSerializer(many=True)
@@ -160,12 +228,15 @@ class RecordPageSerializer(serializers.Serializer[Any]):
 
 class RecordCreateSerializer(serializers.Serializer[Any]):
     form = IdField()
-    data = AnyJSONField()
     idempotency_key = serializers.CharField(max_length=MAX_KEY, required=False, allow_blank=True)
+
+    def get_fields(self) -> Any:
+        return with_fields(self, data=AnyJSONField())
 
 
 class RecordUpdateSerializer(serializers.Serializer[Any]):
-    data = AnyJSONField()
+    def get_fields(self) -> Any:
+        return with_fields(self, data=AnyJSONField())
 
 
 class RecordChangeSerializer(serializers.ModelSerializer[RecordChange]):
@@ -186,8 +257,17 @@ class LookupSerializer(serializers.ModelSerializer[LookupPage]):
 
     class Meta:
         model = LookupPage
-        fields = ["id", "app_id", "form_id", "name", "description", "input_field", "match",
-                  "columns", "created_at"]
+        fields = [
+            "id",
+            "app_id",
+            "form_id",
+            "name",
+            "description",
+            "input_field",
+            "match",
+            "columns",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -197,16 +277,20 @@ class LookupWriteSerializer(serializers.Serializer[Any]):
     description = serializers.CharField(max_length=300, required=False, allow_blank=True)
     input_field = serializers.CharField(max_length=40)
     match = serializers.ChoiceField(LookupPage.Match.values, required=False)
-    columns = serializers.ListField(child=serializers.CharField(max_length=40), required=False,
-                                    max_length=30)
+    columns = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, max_length=30
+    )
 
 
 class FieldTypeSerializer(serializers.Serializer[Any]):
     type = serializers.CharField()
-    label = serializers.CharField()
     operators = serializers.ListField(child=serializers.CharField())
     can_index = serializers.BooleanField()
-    read_only = serializers.BooleanField()
     in_sub_table = serializers.BooleanField()
     widget = serializers.CharField()
     options_schema = AnyJSONField()
+
+    def get_fields(self) -> Any:
+        return with_fields(
+            self, label=serializers.CharField(), read_only=serializers.BooleanField()
+        )

@@ -76,7 +76,9 @@ class AppViewSet(OrgScopedViewSet):
     @extend_schema(request=None, responses={204: None})
     def destroy(self, request: Request, org_id: int, pk: str) -> Response:
         """Archive the app (its data stays; an admin can restore it from the admin site)."""
-        actions.do_archive_app(self.membership, access_app(self.membership, pk, "manage"), ip=self.ip)
+        actions.do_archive_app(
+            self.membership, access_app(self.membership, pk, "manage"), ip=self.ip
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -140,7 +142,9 @@ class FormViewSet(OrgScopedViewSet):
 
     @extend_schema(request=None, responses={204: None})
     def destroy(self, request: Request, org_id: int, pk: str) -> Response:
-        actions.do_delete_form(self.membership, access_form(self.membership, pk, "manage"), ip=self.ip)
+        actions.do_delete_form(
+            self.membership, access_form(self.membership, pk, "manage"), ip=self.ip
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses={200: s.VersionSerializer, 201: s.VersionSerializer})
@@ -225,7 +229,10 @@ class RecordViewSet(OrgScopedViewSet):
         body = {"results": page.records, "next_cursor": page.next_cursor}
         return Response(s.RecordPageSerializer(body).data)
 
-    @extend_schema(request=s.RecordCreateSerializer, responses={200: s.RecordSerializer, 201: s.RecordSerializer})
+    @extend_schema(
+        request=s.RecordCreateSerializer,
+        responses={200: s.RecordSerializer, 201: s.RecordSerializer},
+    )
     def create(self, request: Request, org_id: int) -> Response:
         """Create a record. A repeated ``idempotency_key`` answers 200 with the first record."""
         data = _parse(s.RecordCreateSerializer, request)
@@ -323,7 +330,11 @@ class LookupViewSet(OrgScopedViewSet):
         """Every record whose input field matches ``q``, newest first."""
         lookup = access_lookup(self.membership, pk)
         page = selectors.run_lookup(
-            self.membership, lookup, request.query_params.get("q", ""),
+            self.membership,
+            lookup,
+            request.query_params.get("q", ""),
             cursor=request.query_params.get("cursor", "")[:500],
         )
-        return Response(s.RecordPageSerializer({"results": page.records, "next_cursor": page.next_cursor}).data)
+        return Response(
+            s.RecordPageSerializer({"results": page.records, "next_cursor": page.next_cursor}).data
+        )

@@ -1,6 +1,5 @@
 """Low-code models: apps, forms and versions, records, approvals, entry links, reports."""
 
-from lowcode.models.apps import App, Form, FormVersion, LookupPage
 from lowcode.models.approvals import (
     ApprovalCc,
     ApprovalFlow,
@@ -8,6 +7,7 @@ from lowcode.models.approvals import (
     ApprovalStep,
     ApprovalTask,
 )
+from lowcode.models.apps import App, Form, FormVersion, LookupPage
 from lowcode.models.entry import ImportJob, PublicLink
 from lowcode.models.records import Record, RecordChange
 from lowcode.models.reports import Report

@@ -4,7 +4,7 @@ Every record lives in one table; a field marked indexed gets a partial index on
 ``((data -> 'key'), id) WHERE form_id = N AND deleted_at IS NULL``, the exact
 expression Django emits for ``data__key`` lookups and ordering, so equality, ranges
 and sorted keyset pages on that field read the index alone. Money fields index
-``data -> 'key' -> 'amount'``. Indexes are built CONCURRENTLY by a Celery task after the
+``data #> '{key,amount}'``. Indexes are built CONCURRENTLY by a Celery task after the
 publishing transaction commits, so a large table stays writable meanwhile.
 
 SQLite (the embedded default) gets none: it scans, which is fine at its scale.
@@ -38,7 +38,7 @@ def wanted_indexes(form: Form) -> dict[str, str]:
             continue
         expression = f"(data -> '{key}')"
         if definition["type"] == "money":
-            expression = f"(data -> '{key}' -> 'amount')"
+            expression = f"(data #> '{{{key},amount}}')"  # what data__key__amount emits
         name = index_name(form.pk, key)
         wanted[name] = (
             f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{name}" ON lowcode_record '

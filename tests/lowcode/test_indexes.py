@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from lowcode.actions import do_bulk_create_records, do_update_form, do_publish_form
+from lowcode.actions import do_bulk_create_records, do_publish_form, do_update_form
 from lowcode.indexes import index_name, sync_form_indexes
 from lowcode.models import Record
 

@@ -337,10 +337,11 @@ def do_publish_form(
 ) -> tuple[FormVersion, bool]:
     """Freeze the draft as a new version; ``(version, created)`` (False if unchanged)."""
     check_app_level(actor, form.app, "manage")
+    given = form
     form = (
         Form.objects.select_for_update(of=("self",))
         .select_related("app", "published_version")
-        .get(pk=form.pk)
+        .get(pk=given.pk)
     )
     fields, _removed = check_publish(form)
     current = form.published_version
@@ -374,6 +375,9 @@ def do_publish_form(
     from lowcode.indexes import schedule_index_sync
 
     schedule_index_sync(form)
+    # The caller's object reads as published too.
+    given.published_version, given.key_history = version, history
+    given.updated_at = form.updated_at
     return version, True
 
 

@@ -111,7 +111,14 @@ def _pk_factories(org, owner, add_member) -> dict[str, Callable[[], object]]:
         form = _lowcode_form(owner)
         return do_save_lookup(owner, form, name="A's lookup", input_field="batch").pk
 
+    def lowcode_report():
+        from lowcode.reports import do_save_report
+
+        form = _lowcode_form(owner)
+        return do_save_report(owner, form.app, form, name="A's report", group_by="batch").pk
+
     return {
+        "lowcode-report": lowcode_report,
         "lowcode-app": lambda: _lowcode_form(owner).app_id,
         "lowcode-form": lowcode_form,
         "lowcode-record": lowcode_record,

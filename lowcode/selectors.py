@@ -218,9 +218,13 @@ def records_query(
     """One page of a form's records the member may see."""
     levels = levels if levels is not None else app_levels(member, form.app)
     fields = form_fields(form)
-    queryset: QuerySet[Record] = Record.objects.filter(
-        org_id=form.org_id, form_id=form.pk, deleted_at__isnull=not deleted
-    ).select_related("created_by__user")
+    # Versions are few and shared: one query for the page (serialisers read
+    # ``version.number``), not a join that copies the version's JSON into every row.
+    queryset: QuerySet[Record] = (
+        Record.objects.filter(org_id=form.org_id, form_id=form.pk, deleted_at__isnull=not deleted)
+        .select_related("created_by__user")
+        .prefetch_related("version")
+    )
     visibility = visible_records_q(member, levels)
     if visibility:
         queryset = queryset.filter(visibility)
@@ -243,6 +247,7 @@ def records_query(
     elif not key:
         descending = True  # newest first
     path = _path(definition) if definition is not None else None
+    empty: QuerySet[Record] | None = None
     if cursor:
         value, last_id = _decode_cursor(cursor)
         if path is None:
@@ -255,16 +260,21 @@ def records_query(
                     Q(**{f"{path}__isnull": True}, pk__lt=last_id) | Q(**{f"{path}__isnull": False})
                 )
             else:
+                # The redundant bound is what lets the scan start at the cursor: the OR
+                # alone is only a filter, so page k would read every row of pages 1..k.
                 queryset = queryset.filter(
-                    Q(**{f"{path}__lt": value}) | Q(**{path: value}, pk__lt=last_id)
+                    Q(**{f"{path}__lte": value}),
+                    Q(**{f"{path}__lt": value}) | Q(**{path: value}, pk__lt=last_id),
                 )
         elif value is None:  # ASC NULLS LAST
             queryset = queryset.filter(Q(**{f"{path}__isnull": True}, pk__gt=last_id))
         else:
+            # The rest of the values from the cursor on (an index range, as above), then
+            # the empty ones, which sort last, read separately if the page is not full.
+            empty = queryset.filter(**{f"{path}__isnull": True}).order_by("pk")
             queryset = queryset.filter(
-                Q(**{f"{path}__gt": value})
-                | Q(**{path: value}, pk__gt=last_id)
-                | Q(**{f"{path}__isnull": True})
+                Q(**{f"{path}__gte": value}),
+                Q(**{f"{path}__gt": value}) | Q(**{path: value}, pk__gt=last_id),
             )
     if path is None:
         queryset = queryset.order_by("-pk" if descending else "pk")
@@ -273,6 +283,8 @@ def records_query(
     else:
         queryset = queryset.order_by(F(path).asc(nulls_last=True), "pk")
     rows = list(queryset[: limit + 1])
+    if empty is not None and len(rows) <= limit:
+        rows += list(empty[: limit + 1 - len(rows)])
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -119,6 +119,9 @@ def page(browser, server: Server):
     page = context.new_page()
     page.dialogs = []  # type: ignore[attr-defined]
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.errors = []  # type: ignore[attr-defined]
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
     page.goto(f"{server.url}/login/")
     page.fill("input[name=username]", "alice@hostile.example")
     page.fill("input[name=password]", PASSWORD)
@@ -133,6 +136,7 @@ def assert_inert(page, *, expect_marks: int) -> None:
     page.wait_for_timeout(300)  # let late handlers (onerror, ontoggle) fire if they would
     assert page.evaluate("window.__xss === undefined && parent.__xss === undefined")
     assert page.dialogs == []
+    assert page.errors == []  # no script error, no Content-Security-Policy violation
     text = page.inner_text("body")
     shown = {i for i in range(len(PAYLOADS)) if f"{MARK}{i}" in text}
     assert len(shown) >= expect_marks, (shown, text[:2000])

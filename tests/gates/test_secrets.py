@@ -81,7 +81,8 @@ def test_no_secret_in_any_api_response_or_log(secrets, org, owner, add_member, a
 
 def test_no_secret_in_admin_pages(secrets, client, make_user):
     client.force_login(make_user(email="root@tack.example", is_staff=True, is_superuser=True))
-    for model, model_admin in admin.site._registry.items():
+    opened = 0
+    for model in admin.site._registry:
         meta = model._meta
         changelist = client.get(reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"))
         _assert_absent(changelist.content.decode(), secrets, f"{meta.label} changelist")
@@ -91,7 +92,8 @@ def test_no_secret_in_admin_pages(secrets, client, make_user):
                 reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
             )
             _assert_absent(page.content.decode(), secrets, f"{meta.label} change page")
-    assert model_admin
+            opened += page.status_code == 200
+    assert opened > 10
 
 
 def test_secrets_are_not_stored_in_the_clear(secrets):

@@ -418,6 +418,10 @@ def report_data(member: Membership, report: Report) -> dict[str, Any]:
         }
         for key in shown
     ]
+    colors = _choice_colors(group)
+    for row in rows:
+        if row["group"] in colors:
+            row["color"] = colors[row["group"]]
     if rest:
         other = {part: sum(merged[k][part] for k in rest) for part in ("n", "vn", "vs")}
         other_row: dict[str, Any] = {
@@ -441,6 +445,14 @@ def report_data(member: Membership, report: Report) -> dict[str, Any]:
         "unit": _unit(value),
         "decimals": decimals,
     }
+
+
+def _choice_colors(definition: dict[str, Any]) -> dict[str, str]:
+    """The colours the designer gave a single select's choices (charts use them)."""
+    if definition["type"] != "single_select":
+        return {}
+    choices = definition.get("options", {}).get("choices", [])
+    return {c["id"]: c["color"] for c in choices if c.get("color")}
 
 
 def _fill_gaps(merged: dict[Any, dict[str, float]], bucket: str) -> None:

@@ -83,6 +83,9 @@ class ReportRowSerializer(serializers.Serializer[Any]):
     group = AnyJSONField(help_text="The group's value as stored (null: empty; '__other__').")
     label = serializers.CharField()  # type: ignore[assignment]
     value = serializers.FloatField(allow_null=True)
+    color = serializers.CharField(
+        required=False, help_text="The choice's colour (#rrggbb), for single-select groups."
+    )
 
 
 class ReportDataSerializer(serializers.Serializer[Any]):

@@ -16,7 +16,7 @@ from lowcode.reports import OTHER, TOP_GROUPS, do_save_report, report_data
 pytestmark = pytest.mark.django_db
 
 CHOICES = [
-    {"id": "pass", "label": "Pass"},
+    {"id": "pass", "label": "Pass", "color": "#1a7f4b"},
     {"id": "fail", "label": "Fail"},
     {"id": "hold", "label": "On hold"},
 ]
@@ -100,6 +100,9 @@ def test_count_per_choice_is_labelled_in_the_choices_order(owner, form):
     ]
     assert data["total"] == 5
     assert data["record_count"] == 5
+    # The designer's choice colours go to the chart.
+    assert data["rows"][0]["color"] == "#1a7f4b"
+    assert "color" not in data["rows"][1]
     assert [c["label"] for c in data["columns"]] == ["Result", "Records"]
 
 

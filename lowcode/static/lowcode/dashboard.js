@@ -140,16 +140,18 @@
       label: data.columns[1].label,
       data: values,
       backgroundColor: pie
-        ? data.rows.map(function (_row, index) {
-            return PALETTE[index % PALETTE.length];
+        ? data.rows.map(function (row, index) {
+            return row.color || PALETTE[index % PALETTE.length];
           })
         : report.chart === "line"
           ? brand + "22"
-          : brand,
+          : data.rows.map(function (row) {
+              return row.color || brand;
+            }),
       borderColor: pie ? "#ffffff" : brand,
       borderWidth: pie ? 2 : report.chart === "line" ? 2 : 0,
       fill: report.chart === "line",
-      tension: 0.25,
+      cubicInterpolationMode: "monotone",
       pointRadius: report.chart === "line" && values.length > 40 ? 0 : 3,
       borderRadius: report.chart === "bar" ? 4 : 0,
       maxBarThickness: 48,
@@ -176,7 +178,15 @@
           ? {}
           : {
               x: { grid: { display: false }, ticks: { autoSkip: true, maxRotation: 45 } },
-              y: { beginAtZero: true, ticks: { callback: function (v) { return format(v); } } },
+              y: {
+                beginAtZero: true,
+                ticks: {
+                  precision: data.decimals || 0,
+                  callback: function (v) {
+                    return format(v);
+                  },
+                },
+              },
             },
       },
     });
@@ -193,7 +203,7 @@
         var format = formatter(data);
         var meta = card.querySelector("[data-report-meta]");
         var form = formsById[report.form];
-        meta.textContent = (form ? form.name + " · " : "") + fmt(T.records, { count: format(data.record_count) });
+        meta.textContent = (form ? form.name + " · " : "") + fmt(T.records, { count: new Intl.NumberFormat(LANG).format(data.record_count) });
         if (!data.rows.length) {
           status.textContent = T.no_data;
           card.querySelector("[data-chart-box]").hidden = true;

@@ -123,6 +123,8 @@ def _pk_factories(org, owner, add_member) -> dict[str, Callable[[], object]]:
         "lowcode-form": lowcode_form,
         "lowcode-record": lowcode_record,
         "lowcode-lookup": lowcode_lookup,
+        "lowcode-import": lambda: _lowcode_import(owner).pk,
+        "lowcode-public-link": lambda: _lowcode_public_link(owner).pk,
         "member": lambda: add_member(org, "member").pk,
         "department": lambda: do_create_department(owner, name="Quality").pk,
         "invitation": lambda: do_invite_member(owner, email="new@a.test").invitation.pk,
@@ -318,3 +320,20 @@ def test_other_orgs_member_cannot_be_added_to_my_department(api, owner, outsider
     )
     assert response.status_code == 404
     assert not DepartmentMember.objects.filter(department=dep).exists()
+
+def _lowcode_import(owner):
+    """A finished CSV import of organisation A (the task runs eagerly in tests)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from lowcode.imports import do_start_import, run_import
+
+    upload = SimpleUploadedFile("a-secret.csv", b"Batch\nA-secret\n", content_type="text/csv")
+    job = do_start_import(owner, _lowcode_form(owner), upload)
+    run_import(job.pk)
+    return job
+
+
+def _lowcode_public_link(owner):
+    from lowcode.public import do_create_public_link
+
+    return do_create_public_link(owner, _lowcode_form(owner), name="A's link")[0]

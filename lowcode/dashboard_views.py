@@ -42,6 +42,7 @@ def dashboard_strings() -> dict[str, str]:
         "save": _("Save report"),
         "cancel": _("Cancel"),
         "show_table": _("Data table"),
+        "preview": _("Preview"),
     }
 
 

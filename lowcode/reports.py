@@ -226,6 +226,25 @@ def do_save_report(
     return report
 
 
+def preview_report(
+    member: Membership, app: App, form: Form, *, name: str = "", **settings: Any
+) -> dict[str, Any]:
+    """The data a report with these settings would show, without saving it (the editor)."""
+    check_app_level(member, app, "view_all")
+    cleaned = check_report(
+        app,
+        form,
+        name=(name or "").strip() or _("Preview"),
+        chart=settings.get("chart", Report.Chart.BAR),
+        group_by=settings.get("group_by"),
+        date_bucket=settings.get("date_bucket", ""),
+        aggregate=settings.get("aggregate", Report.Aggregate.COUNT),
+        value_field=settings.get("value_field", ""),
+        filters=settings.get("filters"),
+    )
+    return report_data(member, Report(org_id=app.org_id, app=app, form=form, **cleaned))
+
+
 @transaction.atomic
 def do_delete_report(actor: Membership, report: Report) -> None:
     check_app_level(actor, report.app, "manage")
@@ -493,6 +512,7 @@ __all__ = [
     "do_save_report",
     "groupable_fields",
     "numeric_fields",
+    "preview_report",
     "report_data",
     "reports_of",
 ]

@@ -49,7 +49,7 @@ class ReportWriteSerializer(serializers.Serializer[Any]):
 
     app = IdField(help_text="The app the report belongs to (ignored when updating).")
     form = IdField()
-    name = serializers.CharField(max_length=200, allow_blank=True)
+    name = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
     chart = serializers.ChoiceField(Report.Chart.values, required=False, default="bar")
     group_by = serializers.CharField(max_length=100)
     date_bucket = serializers.CharField(
@@ -144,3 +144,13 @@ class ReportViewSet(OrgScopedViewSet):
         """The report computed now: one row per group (top 50, then "Other") and the total."""
         report = reports.access_report(self.membership, pk)
         return Response(ReportDataSerializer(reports.report_data(self.membership, report)).data)
+
+    @extend_schema(request=ReportWriteSerializer, responses=ReportDataSerializer)
+    @action(detail=False, methods=["post"])
+    def preview(self, request: Request, org_id: int) -> Response:
+        """What a report with these settings would show, computed now and not saved."""
+        data = _parse(ReportWriteSerializer, request)
+        app = access_app(self.membership, data.pop("app"), "view_all")
+        form = access_form(self.membership, data.pop("form"), "view_all")
+        body = reports.preview_report(self.membership, app, form, **data)
+        return Response(ReportDataSerializer(body).data)

@@ -338,6 +338,25 @@ def test_api_create_read_update_data_delete(api, owner, form):
     assert client.get(f"{base}{pk}/").status_code == 404
 
 
+def test_preview_computes_a_report_without_saving_it(api, owner, member, form):
+    base = f"/api/v1/orgs/{owner.org_id}/lowcode/reports/preview/"
+    body = {
+        "app": form.app_id,
+        "form": form.pk,
+        "group_by": "batch",
+        "aggregate": "sum",
+        "value_field": "cost",
+    }
+    response = api(owner).post(base, body, format="json")
+    assert response.status_code == 200, response.content
+    assert {r["label"]: r["value"] for r in response.json()["rows"]} == {"B1": 13, "B2": 7, "B3": 0}
+    assert not Report.objects.exists()
+    bad = api(owner).post(base, {**body, "value_field": "batch"}, format="json")
+    assert bad.status_code == 400
+    assert "value_field" in bad.json()["error"]["fields"]
+    assert api(member).post(base, body, format="json").status_code == 403
+
+
 def test_submitters_cannot_read_reports_and_view_all_cannot_change_them(api, owner, member, form):
     report = save(owner, form, group_by="result")
     base = f"/api/v1/orgs/{owner.org_id}/lowcode/reports/"

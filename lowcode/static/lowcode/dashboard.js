@@ -120,6 +120,10 @@
   var charts = {};
   function renderChart(card, report, data, format) {
     var box = card.querySelector("[data-chart-box]");
+    if (charts[report.id]) {
+      charts[report.id].destroy();
+      delete charts[report.id];
+    }
     if (report.chart === "table" || typeof window.Chart !== "function" || !data.rows.length) {
       box.hidden = true;
       return;
@@ -127,7 +131,6 @@
     box.hidden = false;
     var canvas = box.querySelector("canvas");
     canvas.setAttribute("aria-label", fmt(T.chart_of, { name: report.name }));
-    if (charts[report.id]) charts[report.id].destroy();
     var brand = cssVar("--brand", PALETTE[0]);
     var labels = data.rows.map(function (row) {
       return row.label;
@@ -278,6 +281,7 @@
     fields.date_bucket.value = (report && report.date_bucket) || "day";
     syncFields(report);
     editor.hidden = false;
+    refreshPreview();
     editor.scrollIntoView({ block: "start", behavior: "smooth" });
     fields.name.focus({ preventScroll: true });
   }
@@ -294,17 +298,11 @@
     });
   }
 
-  formNode.addEventListener("change", function (event) {
-    if (event.target === fields.form) syncFields(null);
-    else toggle();
-  });
-  formNode.addEventListener("submit", function (event) {
-    event.preventDefault();
-    clearErrors();
+  function editorBody() {
     var group = formsById[fields.form.value].group_fields.find(function (f) {
       return f.key === fields.group_by.value;
     });
-    var body = {
+    return {
       app: config.app_id,
       form: Number(fields.form.value),
       name: fields.name.value,
@@ -315,6 +313,58 @@
       value_field: fields.aggregate.value === "count" ? "" : fields.value_field.value,
       filters: editing ? editing.filters : [],
     };
+  }
+
+  /* Live preview: the same computation as a saved report, nothing stored. */
+  var preview = editor.querySelector("[data-preview]");
+  var previewTimer = null;
+  var previewSeq = 0;
+  function refreshPreview() {
+    window.clearTimeout(previewTimer);
+    previewTimer = window.setTimeout(function () {
+      var body = editorBody();
+      var seq = ++previewSeq;
+      var status = preview.querySelector("[data-report-status]");
+      status.hidden = false;
+      status.textContent = T.loading;
+      request("POST", "reports/preview/", body).then(
+        function (data) {
+          if (seq !== previewSeq) return;
+          var format = formatter(data);
+          var pseudo = { id: "preview", name: body.name || T.preview, chart: body.chart };
+          if (!data.rows.length) {
+            status.textContent = T.no_data;
+            preview.querySelector("[data-chart-box]").hidden = true;
+            preview.querySelector("[data-table-box]").hidden = true;
+            return;
+          }
+          status.hidden = true;
+          renderTable(preview.querySelector("[data-table-box]"), pseudo, data, format);
+          renderChart(preview, pseudo, data, format);
+        },
+        function (error) {
+          if (seq !== previewSeq) return;
+          var fieldsErrors = (error && error.fields) || {};
+          var first = Object.keys(fieldsErrors).filter(function (key) {
+            return key !== "name";
+          })[0];
+          status.textContent = first ? fieldsErrors[first].join(" ") : (error && error.message) || T.load_error;
+          preview.querySelector("[data-chart-box]").hidden = true;
+          preview.querySelector("[data-table-box]").hidden = true;
+        }
+      );
+    }, 250);
+  }
+
+  formNode.addEventListener("change", function (event) {
+    if (event.target === fields.form) syncFields(null);
+    else toggle();
+    refreshPreview();
+  });
+  formNode.addEventListener("submit", function (event) {
+    event.preventDefault();
+    clearErrors();
+    var body = editorBody();
     var save = editor.querySelector("[data-editor-save]");
     save.disabled = true;
     request(editing ? "PUT" : "POST", "reports/" + (editing ? editing.id + "/" : ""), body).then(

@@ -154,7 +154,7 @@ def get_link(actor: Membership, conversation: Conversation) -> ConversationMembe
 
 
 def _check_manager(actor: Membership, conversation: Conversation) -> None:
-    if conversation.kind in (Kind.ALL_STAFF, Kind.DEPARTMENT, Kind.DIRECT):
+    if conversation.kind in (Kind.ALL_STAFF, Kind.DEPARTMENT, Kind.DIRECT, Kind.NOTICE):
         raise Conflict(
             _("This conversation's members follow the organisation; it cannot be changed here."),
             code="managed_conversation",

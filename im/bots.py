@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext as _
 from requests.adapters import HTTPAdapter
@@ -52,7 +52,7 @@ from im.actions import (
     check_message_body,
     message_payload,
 )
-from im.cards import blocks_to_message, card_button, card_owner_id, check_card
+from im.cards import CARD_HANDLERS, blocks_to_message, card_button, card_owner_id, check_card
 from im.events import record_event
 from im.models import Bot, Conversation, ConversationMember, Message
 from im.rendering import render_markdown
@@ -521,6 +521,14 @@ def do_card_action(actor: Membership, message: Message, action_id: str) -> CardA
         if owner_id is not None
         else None
     )
+    if bot is not None and bot.handler:
+        handler = CARD_HANDLERS.get(bot.handler)
+        if handler is None:
+            raise unavailable
+        text, new_card = handler(actor, message, button)
+        if new_card is not None:
+            new_card = check_card(new_card, owner_bot_id=bot.pk)
+        return _apply_card_answer(bot, message, text, new_card)
     if bot is None or not bot.outgoing_url:
         raise unavailable
     payload = {
@@ -539,6 +547,13 @@ def do_card_action(actor: Membership, message: Message, action_id: str) -> CardA
     except (BotUnavailable, ValidationFailed) as exc:
         logger.warning("card action on message %s: bot %s failed: %s", message.pk, bot.pk, exc)
         raise unavailable from None
+    return _apply_card_answer(bot, message, text, new_card)
+
+
+def _apply_card_answer(
+    bot: Bot, message: Message, text: str, new_card: dict[str, Any] | None
+) -> CardActionResult:
+    conversation = message.conversation
     with transaction.atomic():
         locked = Message.objects.select_for_update().get(pk=message.pk)
         if locked.is_recalled:
@@ -551,6 +566,45 @@ def do_card_action(actor: Membership, message: Message, action_id: str) -> CardA
             )
         reply = do_post_bot_message(bot, conversation, text=text) if text else None
     return CardActionResult(message=locked, reply=reply)
+
+
+# --- Notice channels: a system bot talking to one member ---------------------------------
+
+
+@transaction.atomic
+def ensure_notice_bot(member: Membership, *, key: str, name: str, handler: str) -> Bot:
+    """The bot of ``member``'s one-member notice conversation ``key``, created once.
+
+    The conversation (kind ``notice``, ``direct_key`` ``"<key>:<member id>"``) shows in
+    the member's chat list under ``name``; the bot posts there and its card buttons are
+    handled in-process by ``CARD_HANDLERS[handler]``.
+    """
+    channel_key = f"{key}:{member.pk}"
+    found = Conversation.objects.filter(
+        org_id=member.org_id, kind=Conversation.Kind.NOTICE, direct_key=channel_key
+    )
+    conversation = found.first()
+    if conversation is None:
+        try:
+            with transaction.atomic():
+                conversation = Conversation.objects.create(
+                    org_id=member.org_id,
+                    kind=Conversation.Kind.NOTICE,
+                    direct_key=channel_key,
+                    name=name,
+                )
+        except IntegrityError:
+            conversation = found.get()
+    if not ConversationMember.objects.filter(conversation=conversation, membership=member).exists():
+        from im.actions import _add_members
+
+        _add_members(conversation, [member])
+    bot = Bot.objects.filter(conversation=conversation, handler=handler, is_active=True).first()
+    if bot is None:
+        bot = Bot.objects.create(
+            org_id=member.org_id, name=name, conversation=conversation, handler=handler
+        )
+    return bot
 
 
 # --- Outgoing bots: @-mentions ----------------------------------------------------------

@@ -7,7 +7,8 @@ text with a length limit; clients render it escaped, never as HTML or markdown.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
 
@@ -18,6 +19,17 @@ from jsonschema.exceptions import (  # type: ignore[import-untyped]
 )
 
 from core.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from core.models import Membership
+    from im.models import Message
+
+#: In-process card owners: ``Bot.handler`` → ``(actor, message, button) -> (reply_text, card)``.
+#: Consulted by ``im.bots.do_card_action`` before any HTTP call. ``card`` None keeps the
+#: card as it is now (the handler may have updated it itself); a blank text posts no reply.
+#: Domain errors the handler raises (409, 403, ...) reach the clicking member unchanged.
+CardHandler = Callable[["Membership", "Message", dict[str, Any]], tuple[str, dict[str, Any] | None]]
+CARD_HANDLERS: dict[str, CardHandler] = {}
 
 TITLE_MAX = 150
 FOOTER_MAX = 300

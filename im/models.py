@@ -27,6 +27,8 @@ class Conversation(models.Model):
         GROUP = "group", _("Group")
         ALL_STAFF = "all_staff", _("All staff")
         DEPARTMENT = "department", _("Department")
+        # One member and one system bot (e.g. "Approvals"); ``direct_key`` names the channel.
+        NOTICE = "notice", _("Notifications")
 
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="conversations")
     kind = models.CharField(max_length=12, choices=Kind.choices)
@@ -61,6 +63,11 @@ class Conversation(models.Model):
                 fields=["org", "department"],
                 condition=Q(kind="department"),
                 name="conversation_one_per_department",
+            ),
+            models.UniqueConstraint(
+                fields=["org", "direct_key"],
+                condition=Q(kind="notice"),
+                name="conversation_unique_notice_key",
             ),
         ]
 
@@ -358,6 +365,9 @@ class Bot(models.Model):
     # Outgoing: POSTed (signed) when mentioned or when one of its card buttons is clicked.
     outgoing_url = models.URLField(blank=True)
     signing_secret = models.CharField(max_length=128, blank=True)
+    # In-process card handler (a key of ``im.cards.CARD_HANDLERS``); blank: POST to
+    # ``outgoing_url`` as usual.
+    handler = models.CharField(max_length=80, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -9,3 +9,4 @@ class LowcodeConfig(AppConfig):
         from lowcode.field_types import register_built_in_types
 
         register_built_in_types()
+        import lowcode.approvals  # noqa: F401  (registers its hooks and card handler)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from lowcode.approval_tasks import *  # noqa: F403  (registers the approval tasks)
 from lowcode.import_tasks import run_import_task  # noqa: F401  (registers the import task)
 from lowcode.indexes import sync_form_indexes
 

@@ -366,6 +366,10 @@ CELERY_BEAT_SCHEDULE["lowcode-approval-reminders"] = {
     "task": "lowcode.send_approval_reminders",
     "schedule": 300.0,
 }
+CELERY_BEAT_SCHEDULE["lowcode-approval-reminders"] = {
+    "task": "lowcode.send_approval_reminders",
+    "schedule": 300.0,
+}
 
 # --- Outgoing calls to user-supplied URLs (core/netguard.py) -----------------------
 # Bots' outgoing URLs may only reach public internet addresses (no SSRF into loopback,

@@ -117,7 +117,52 @@ def _pk_factories(org, owner, add_member) -> dict[str, Callable[[], object]]:
         form = _lowcode_form(owner)
         return do_save_report(owner, form.app, form, name="A's report", group_by="batch").pk
 
+    def lowcode_approval_flow():
+        from lowcode.approvals import do_save_flow
+
+        form = _lowcode_form(owner)
+        approver = add_member(org, "member")
+        do_save_flow(
+            owner,
+            form,
+            {
+                "nodes": [
+                    {
+                        "id": "n1",
+                        "name": "Boss",
+                        "approvers": {"kind": "members", "members": [approver.pk]},
+                    }
+                ]
+            },
+        )
+        return form.pk
+
+    def lowcode_approval():
+        from lowcode.actions import do_create_record
+        from lowcode.models import ApprovalInstance
+
+        form = _lowcode_form(owner)
+        from lowcode.approvals import do_save_flow
+
+        do_save_flow(
+            owner,
+            form,
+            {
+                "nodes": [
+                    {
+                        "id": "n1",
+                        "name": "Boss",
+                        "approvers": {"kind": "members", "members": [owner.pk]},
+                    }
+                ]
+            },
+        )
+        record = do_create_record(owner, form, {"batch": "A-secret"})[0]
+        return ApprovalInstance.objects.get(record=record).pk
+
     return {
+        "lowcode-approval": lowcode_approval,
+        "lowcode-form-approval-flow": lowcode_approval_flow,
         "lowcode-report": lowcode_report,
         "lowcode-app": lambda: _lowcode_form(owner).app_id,
         "lowcode-form": lowcode_form,

@@ -242,7 +242,12 @@ def on_card_click(
 
     task = (
         ApprovalTask.objects.select_related("instance")
-        .filter(org_id=message.org_id, card_message_id=message.pk, approver=actor)
+        .filter(
+            org_id=message.org_id,
+            card_message_id=message.pk,
+            approver=actor,
+            instance__record__deleted_at__isnull=True,
+        )
         .first()
     )
     if task is None:

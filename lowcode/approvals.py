@@ -860,6 +860,7 @@ def send_due_reminders(now: Any = None) -> int:
             due_at__lte=now,
             reminder_count__lt=MAX_REMINDERS,
             instance__state=Instance.PENDING,
+            instance__record__deleted_at__isnull=True,
         )
         .select_related("instance", "approver__user")
         .order_by("id")[:1000]

@@ -923,3 +923,45 @@ def test_card_of_a_bot_with_an_unknown_handler_is_unavailable(api, pending, peop
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "card_owner_unavailable"
     assert refreshed(pending).state == "pending"
+
+
+def test_withdraw_cancels_pending_and_waiting_tasks(owner, form, member, people):
+    a, b = people[:2]
+    do_save_flow(owner, form, {"nodes": [node("n1", members_spec(a, b))]})
+    _record, instance = submit(form, member)
+    assert states(instance) == [(a.pk, "pending"), (b.pk, "waiting")]
+    do_withdraw(member, instance)
+    assert states(instance) == [(a.pk, "cancelled"), (b.pk, "cancelled")]
+
+
+@pytest.mark.parametrize("state", list(ApprovalTask.State.values))
+@pytest.mark.parametrize("action", ["activate", "approve", "reject", "transfer", "cancel"])
+def test_task_moves_only_along_the_table(state, action):
+    task = ApprovalTask(state=state)
+    expected = approvals.TASK_TRANSITIONS.get((state, action))
+    if expected is None:
+        with pytest.raises(Conflict) as caught:
+            approvals._move_task(task, action)
+        assert caught.value.code == "invalid_transition"
+        assert task.state == state
+    else:
+        approvals._move_task(task, action)
+        assert task.state == expected
+
+
+@pytest.mark.parametrize("state", ["approved", "rejected", "withdrawn"])
+@pytest.mark.parametrize("action", ["approve", "reject", "transfer", "withdraw", "urge", "remind"])
+def test_finished_instances_allow_nothing(state, action):
+    with pytest.raises(Conflict) as caught:
+        approvals.check_instance_transition(ApprovalInstance(state=state), action)
+    assert caught.value.code == "invalid_transition"
+
+
+def test_deleted_records_are_not_reminded_nor_approvable_from_chat(api, owner, pending, people):
+    do_delete_record(owner, Record.objects.get(pk=pending.record_id))
+    ApprovalTask.objects.filter(instance=pending).update(due_at=timezone.now() - timedelta(hours=1))
+    assert send_due_reminders() == 0
+    message = card_message(ApprovalTask.objects.get(instance=pending))
+    assert click(api, people[0], message, "approve").status_code == 404
+    assert api(people[0]).get(base(people[0]) + "?box=todo").json()["results"] == []
+    assert api(people[0]).get(base(people[0]) + f"{pending.pk}/").status_code == 404

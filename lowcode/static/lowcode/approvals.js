@@ -135,7 +135,7 @@
       });
       detail.appendChild(dl);
     }
-    detail.appendChild(h("p", {}, [h("a", { href: C.pages + "forms/" + data.form_id + "/records/", text: T.open_record + " →" })]));
+    detail.appendChild(h("p", {}, [h("a", { href: C.pages + "forms/" + data.form_id + "/records/?record=" + data.record_id, text: T.open_record + " →" })]));
 
     if (data.nodes && data.nodes.length) {
       var bar = el("div", "lc-nodes-bar");

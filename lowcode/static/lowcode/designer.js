@@ -345,11 +345,11 @@
     item.appendChild(preview);
     var errs = state.errors[field._uid];
     if (errs && errs.length) {
-      item.classList.add("has-error");
+      item.classList.add("is-invalid");
       item.appendChild(el("p", "field-error", errs.map(function (e) {
         return e.messages.join(" ");
       }).join(" · ")));
-    } else item.classList.remove("has-error");
+    } else item.classList.remove("is-invalid");
   }
   function focusItem(uid) {
     var item = canvas.querySelector('[data-uid="' + uid + '"]');

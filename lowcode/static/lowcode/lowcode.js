@@ -898,7 +898,7 @@
         ctl.input.addEventListener("input", function () {
           if (!error.hidden) {
             error.hidden = true;
-            wrap.classList.remove("has-error");
+            wrap.classList.remove("is-invalid");
             ctl.input.removeAttribute("aria-invalid");
           }
         });
@@ -911,7 +911,7 @@
     function showError(entry, messages) {
       entry.error.textContent = messages.join(" ");
       entry.error.hidden = false;
-      entry.wrap.classList.add("has-error");
+      entry.wrap.classList.add("is-invalid");
       if (entry.ctl.input) entry.ctl.input.setAttribute("aria-invalid", "true");
     }
     var controller = {
@@ -939,8 +939,9 @@
         var other = [];
         entries.forEach(function (entry) {
           entry.error.hidden = true;
-          entry.wrap.classList.remove("has-error");
+          entry.wrap.classList.remove("is-invalid");
           if (entry.ctl.input) entry.ctl.input.removeAttribute("aria-invalid");
+          if (entry.ctl.setErrors) entry.ctl.setErrors({});
         });
         Object.keys(fieldErrors || {}).forEach(function (path) {
           var m = /^([a-z][a-z0-9_]*)(.*)$/.exec(path);
@@ -959,15 +960,14 @@
             return;
           }
           var messages = [];
+          var nested = {};
           Object.keys(byKey[key]).forEach(function (sub) {
-            if (sub && entry.ctl.setErrors) {
-              var part = {};
-              part[sub] = byKey[key][sub];
-              messages = messages.concat(entry.ctl.setErrors(part));
-            } else messages = messages.concat(byKey[key][sub]);
+            if (sub && entry.ctl.setErrors) nested[sub] = byKey[key][sub];
+            else messages = messages.concat(byKey[key][sub]);
           });
+          if (entry.ctl.setErrors) messages = messages.concat(entry.ctl.setErrors(nested));
           if (messages.length) showError(entry, messages);
-          else entry.wrap.classList.add("has-error");
+          else entry.wrap.classList.add("is-invalid");
           first = first || entry;
         });
         if (first) {
@@ -984,6 +984,18 @@
   function stateBadge(state) {
     var key = "state_" + (state || "none");
     return el("span", "lc-state lc-state-" + (state || "none"), T[key] || state);
+  }
+
+  /* The number of approvals waiting for me, on any "Approvals" link that has a badge. */
+  var todoBadges = document.querySelectorAll("[data-todo-count]");
+  if (todoBadges.length) {
+    api("approvals/?box=todo&limit=100").then(function (data) {
+      var n = results(data).length;
+      todoBadges.forEach(function (badge) {
+        badge.textContent = n >= 100 ? "99+" : String(n);
+        badge.hidden = n === 0;
+      });
+    }, function () {});
   }
 
   window.TackLowcode = {

@@ -636,7 +636,10 @@
       paintColumnsMenu();
       paintHead();
       paintFilters();
-      reload();
+      var wanted = Number(new URLSearchParams(window.location.search).get("record"));
+      reload().then(function () {
+        if (wanted > 0) openRecord(wanted);
+      });
     },
     function (err) {
       L.toast(err.message, "error");

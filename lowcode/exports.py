@@ -217,6 +217,15 @@ def xlsx_file(export: Export) -> IO[bytes]:
     return handle
 
 
+def xlsx_chunks(export: Export, size: int = 64 * 1024) -> Iterator[bytes]:
+    """The XLSX workbook in byte chunks (it is written whole first: a zip needs its end)."""
+    handle = xlsx_file(export)
+    try:
+        yield from iter(lambda: handle.read(size), b"")
+    finally:
+        handle.close()
+
+
 def _sheet_title(name: str) -> str:
     cleaned = "".join(" " if c in "[]:*?/\\" else c for c in name).strip()
     return (cleaned or "Records")[:31]
@@ -242,5 +251,6 @@ __all__ = [
     "csv_text",
     "file_name",
     "rows",
+    "xlsx_chunks",
     "xlsx_file",
 ]

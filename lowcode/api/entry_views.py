@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils.http import content_disposition_header
@@ -167,6 +170,23 @@ class ImportViewSet(OrgScopedViewSet):
 # --- forms: export, entry codes ------------------------------------------------------------
 
 
+def stream_for(request: Request, chunks: Iterator[bytes]) -> Iterator[bytes] | AsyncIterator[bytes]:
+    """Chunks as the server wants them: an async iterator under ASGI, else as they are.
+
+    Under ASGI Django would otherwise read a sync iterator to the end before sending
+    anything. Each chunk is produced in the thread that owns the database connection.
+    """
+    if not isinstance(request._request, ASGIRequest):
+        return chunks
+    step = sync_to_async(lambda: next(chunks, None), thread_sensitive=True)
+
+    async def chunked() -> AsyncIterator[bytes]:
+        while (chunk := await step()) is not None:
+            yield chunk
+
+    return chunked()
+
+
 def _binary(content_type: str) -> dict[Any, Any]:
     return {(200, content_type): OpenApiResponse(OpenApiTypes.BINARY)}
 
@@ -219,19 +239,11 @@ class FormEntryViewSet(OrgScopedViewSet):
             sort=request.query_params.get("sort", "")[:41],
         )
         name = exports.file_name(form, kind)
-        response: HttpResponseBase
-        if kind == "xlsx":
-            response = FileResponse(
-                exports.xlsx_file(export),
-                as_attachment=True,
-                filename=name,
-                content_type=exports.CONTENT_TYPES["xlsx"],
-            )
-        else:
-            response = StreamingHttpResponse(
-                exports.csv_chunks(export), content_type=exports.CONTENT_TYPES["csv"]
-            )
-            response["Content-Disposition"] = content_disposition_header(True, name) or "attachment"
+        chunks = exports.xlsx_chunks(export) if kind == "xlsx" else exports.csv_chunks(export)
+        response = StreamingHttpResponse(
+            stream_for(request, chunks), content_type=exports.CONTENT_TYPES[kind]
+        )
+        response["Content-Disposition"] = content_disposition_header(True, name) or "attachment"
         response["Cache-Control"] = "private, no-store"
         return response
 

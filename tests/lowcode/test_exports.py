@@ -188,3 +188,25 @@ def test_other_org_gets_404(api, outsider, form, filled):
     assert api(outsider).get(export_url(form)).status_code == 404
     theirs = f"/api/v1/orgs/{outsider.org_id}/lowcode/forms/{form.pk}/export/"
     assert api(outsider).get(theirs).status_code == 404
+
+
+def test_under_asgi_the_file_streams_as_an_async_iterator():
+    import asyncio
+    from types import SimpleNamespace
+
+    from django.core.handlers.asgi import ASGIRequest
+
+    from lowcode.api.entry_views import stream_for
+
+    chunks = [b"a", b"b", b"c"]
+    plain = SimpleNamespace(_request=object())
+    assert list(stream_for(plain, iter(chunks))) == chunks
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b""}
+    asgi = SimpleNamespace(_request=ASGIRequest(scope, io.BytesIO()))
+    streamed = stream_for(asgi, iter(chunks))
+    assert hasattr(streamed, "__anext__")
+
+    async def collect():
+        return [part async for part in streamed]
+
+    assert asyncio.run(collect()) == chunks

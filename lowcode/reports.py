@@ -299,9 +299,11 @@ def _value_expression(definition: dict[str, Any]) -> Func:
 
 def _group_key(definition: dict[str, Any], bucket: str, raw: Any) -> Any:
     """The database's group value as a JSON-friendly key in the field's stored shape."""
+    kind = definition["type"]
+    if kind == "checkbox":  # an unticked box is stored as absent: it is a "No"
+        return raw in (True, 1, "1", "true")
     if raw is None or raw == "":
         return None
-    kind = definition["type"]
     if kind in DATE_TYPES:
         if isinstance(raw, datetime):
             raw = timezone.localtime(raw).date() if timezone.is_aware(raw) else raw.date()
@@ -313,8 +315,6 @@ def _group_key(definition: dict[str, Any], bucket: str, raw: Any) -> Any:
             return int(raw)
         except (TypeError, ValueError):
             return None
-    if kind == "checkbox":
-        return raw in (True, 1, "1", "true")
     return str(raw)
 
 

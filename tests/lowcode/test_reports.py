@@ -213,7 +213,7 @@ def test_members_departments_and_checkboxes_get_readable_labels(owner, member, f
     data = report_data(owner, save(owner, form, group_by="dept"))
     assert {r["label"]: r["value"] for r in data["rows"]} == {"Lab": 1, "(empty)": 5}
     signed = report_data(owner, save(owner, form, group_by="ok"))
-    assert {r["label"]: r["value"] for r in signed["rows"]} == {"Yes": 1, "(empty)": 5}
+    assert {r["label"]: r["value"] for r in signed["rows"]} == {"Yes": 1, "No": 5}
     creators = report_data(owner, save(owner, form, group_by="created_by"))
     assert by_group(creators) == {owner.pk: 6}
 

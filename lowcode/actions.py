@@ -506,6 +506,105 @@ class BulkResult:
     record_ids: list[int] = field(default_factory=list)
 
 
+def clean_many(
+    form: Form,
+    version: FormVersion,
+    rows: Iterable[Any],
+    *,
+    first_row: int = 1,
+    actor_id: int | None = None,
+) -> tuple[list[tuple[int, dict[str, Any]]], dict[int, dict[str, list[str]]]]:
+    """Validate rows against ``version``: ``([(row number, stored data)], {row: errors})``.
+
+    References (members, records, files) are checked for all rows in one query per kind,
+    and a missing one fails only its own row.
+    """
+    from lowcode.schema import apply_computed, normalize_object, validator_for
+
+    ctx = ValueContext(org_id=form.org_id, actor_id=actor_id)
+    validator = validator_for(version.fields, version.pk)
+    pending: list[tuple[int, dict[str, Any], dict[str, list[str]]]] = []
+    for offset, data in enumerate(rows):
+        if offset >= MAX_BULK:
+            raise ValidationFailed(
+                _("At most %(n)s rows at a time.") % {"n": MAX_BULK},
+                fields={"rows": [_("Too many.")]},
+            )
+        row_number = first_row + offset
+        prefix = f"row{row_number}."
+        cleaned, errors = normalize_object(version.fields, data, ctx, prefix, validator=validator)
+        pending.append((row_number, cleaned, errors))
+    unresolved = ctx.unresolved()
+    good: list[tuple[int, dict[str, Any]]] = []
+    bad: dict[int, dict[str, list[str]]] = {}
+    for row_number, cleaned, errors in pending:
+        prefix = f"row{row_number}."
+        row_errors = {
+            (k[len(prefix) :] if k.startswith(prefix) else "data"): v for k, v in errors.items()
+        }
+        for path, messages in unresolved.items():
+            if path.startswith(prefix):
+                row_errors.setdefault(path[len(prefix) :], []).extend(messages)
+        if row_errors:
+            bad[row_number] = row_errors
+        else:
+            apply_computed(version.fields, cleaned)
+            good.append((row_number, cleaned))
+    return good, bad
+
+
+def insert_records(
+    form: Form,
+    version: FormVersion,
+    rows: list[dict[str, Any]],
+    *,
+    actor: Membership | None,
+    source: str,
+) -> list[Record]:
+    """Insert already-clean rows (numbers, serials, history) in the caller's transaction.
+
+    No approval flow starts: bulk loads carry history, not new submissions.
+    """
+    if not rows:
+        return []
+    now = timezone.now()
+    first = _allocate_numbers(form, len(rows))
+    records = []
+    for index, cleaned in enumerate(rows):
+        _fill_serials(version.fields, cleaned, first + index)
+        records.append(
+            Record(
+                org_id=form.org_id,
+                form=form,
+                version=version,
+                number=first + index,
+                data=cleaned,
+                source=source,
+                created_by=actor,
+                created_at=now,
+                updated_by=actor,
+                updated_at=now,
+            )
+        )
+    created = Record.objects.bulk_create(records, batch_size=1000)
+    RecordChange.objects.bulk_create(
+        [
+            RecordChange(
+                org_id=form.org_id,
+                record=r,
+                kind=RecordChange.Kind.CREATED,
+                actor=actor,
+                at=now,
+                version=version,
+                changes={"source": source},
+            )
+            for r in created
+        ],
+        batch_size=1000,
+    )
+    return created
+
+
 def do_bulk_create_records(
     actor: Membership,
     form: Form,
@@ -521,79 +620,54 @@ def do_bulk_create_records(
     """
     check_app_level(actor, form.app, "manage")
     version = _writable_version(actor, form)
-    result = BulkResult()
-    good: list[tuple[int, dict[str, Any]]] = []
-    ctx = ValueContext(org_id=form.org_id, actor_id=actor.pk)
-    from lowcode.schema import apply_computed, normalize_object, validator_for
-
-    validator = validator_for(version.fields, version.pk)
-    pending: list[tuple[int, dict[str, Any], dict[str, list[str]]]] = []
-    for offset, data in enumerate(rows):
-        if offset >= MAX_BULK:
-            raise ValidationFailed(
-                _("At most %(n)s rows at a time.") % {"n": MAX_BULK},
-                fields={"rows": [_("Too many.")]},
+    good, bad = clean_many(form, version, rows, first_row=first_row, actor_id=actor.pk)
+    result = BulkResult(errors=bad)
+    if good:
+        with transaction.atomic():
+            created = insert_records(
+                form, version, [cleaned for _row, cleaned in good], actor=actor, source=source
             )
-        row_number = first_row + offset
-        # References are tracked per row path so a missing member fails only its row.
-        prefix = f"row{row_number}."
-        cleaned, errors = normalize_object(version.fields, data, ctx, prefix, validator=validator)
-        pending.append((row_number, cleaned, errors))
-    unresolved = ctx.unresolved()
-    for row_number, cleaned, errors in pending:
-        prefix = f"row{row_number}."
-        row_errors = {
-            (k[len(prefix) :] if k.startswith(prefix) else "data"): v for k, v in errors.items()
-        }
-        for path, messages in unresolved.items():
-            if path.startswith(prefix):
-                row_errors.setdefault(path[len(prefix) :], []).extend(messages)
-        if row_errors:
-            result.errors[row_number] = row_errors
-        else:
-            apply_computed(version.fields, cleaned)
-            good.append((row_number, cleaned))
-    if not good:
-        return result
-    now = timezone.now()
-    with transaction.atomic():
-        first = _allocate_numbers(form, len(good))
-        records = []
-        for index, (_row, cleaned) in enumerate(good):
-            _fill_serials(version.fields, cleaned, first + index)
-            records.append(
-                Record(
-                    org_id=form.org_id,
-                    form=form,
-                    version=version,
-                    number=first + index,
-                    data=cleaned,
-                    source=source,
-                    created_by=actor,
-                    created_at=now,
-                    updated_by=actor,
-                    updated_at=now,
-                )
-            )
-        created = Record.objects.bulk_create(records, batch_size=1000)
-        RecordChange.objects.bulk_create(
-            [
-                RecordChange(
-                    org_id=form.org_id,
-                    record=r,
-                    kind=RecordChange.Kind.CREATED,
-                    actor=actor,
-                    at=now,
-                    version=version,
-                    changes={"source": source},
-                )
-                for r in created
-            ],
-            batch_size=1000,
-        )
-    result.created = len(created)
-    result.record_ids = [r.pk for r in created]
+        result.created = len(created)
+        result.record_ids = [r.pk for r in created]
     return result
+
+
+def write_record_data(
+    record: Record, version: FormVersion, cleaned: dict[str, Any], *, actor: Membership | None
+) -> bool:
+    """Store new clean data on a record (in the caller's transaction), with its history.
+
+    Values of fields ``version`` no longer has, and serial numbers already given, are
+    kept. Returns False (and writes nothing) when nothing changed.
+    """
+    current_keys = {f["key"] for f in version.fields}
+    serials = {f["key"] for f in version.fields if f["type"] == "serial"}
+    for key, value in record.data.items():
+        if key not in current_keys or key in serials:
+            cleaned.setdefault(key, value)
+    _fill_missing_serial(version.fields, cleaned, record.number)
+    diff = {
+        key: [record.data.get(key), cleaned.get(key)]
+        for key in sorted(set(record.data) | set(cleaned))
+        if record.data.get(key) != cleaned.get(key)
+    }
+    if not diff and record.version_id == version.pk:
+        return False
+    record.data = cleaned
+    record.version = version
+    record.updated_by = actor
+    record.updated_at = timezone.now()
+    record.save(update_fields=["data", "version", "updated_by", "updated_at"])
+    RecordChange.objects.create(
+        org_id=record.org_id,
+        record=record,
+        kind=RecordChange.Kind.UPDATED,
+        actor=actor,
+        at=record.updated_at,
+        changes=diff,
+        version=version,
+    )
+    return True
 
 
 def _check_write(actor: Membership, record: Record) -> None:
@@ -623,39 +697,12 @@ def do_update_record(actor: Membership, record: Record, changes: Any) -> Record:
             _("Send the changed fields as an object."), fields={"data": [_("Expected an object.")]}
         )
     version = _writable_version(actor, record.form)
-    current_keys = {f["key"] for f in version.fields}
     editable = {f["key"] for f in version.fields if not field_type(f).read_only}
     merged = {k: v for k, v in record.data.items() if k in editable}
     merged.update(changes)
     ctx = ValueContext(org_id=record.org_id, actor_id=actor.pk)
     cleaned = clean_record_data(version.fields, merged, ctx, cache_key=version.pk)
-    # Keep what the form no longer asks for, and serial numbers already given.
-    serials = {f["key"] for f in version.fields if f["type"] == "serial"}
-    for key, value in record.data.items():
-        if key not in current_keys or key in serials:
-            cleaned.setdefault(key, value)
-    _fill_missing_serial(version.fields, cleaned, record.number)
-    diff = {
-        key: [record.data.get(key), cleaned.get(key)]
-        for key in sorted(set(record.data) | set(cleaned))
-        if record.data.get(key) != cleaned.get(key)
-    }
-    if not diff and record.version_id == version.pk:
-        return record
-    record.data = cleaned
-    record.version = version
-    record.updated_by = actor
-    record.updated_at = timezone.now()
-    record.save(update_fields=["data", "version", "updated_by", "updated_at"])
-    RecordChange.objects.create(
-        org_id=record.org_id,
-        record=record,
-        kind=RecordChange.Kind.UPDATED,
-        actor=actor,
-        at=record.updated_at,
-        changes=diff,
-        version=version,
-    )
+    write_record_data(record, version, cleaned, actor=actor)
     return record
 
 

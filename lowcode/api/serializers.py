@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from core.api.fields import IdField
@@ -221,6 +221,7 @@ class RecordSerializer(serializers.ModelSerializer[Record]):
         return with_fields(self, data=AnyJSONField(read_only=True))
 
 
+@extend_schema_serializer(many=False)  # one page object, even from the "list" action
 class RecordPageSerializer(serializers.Serializer[Any]):
     results = RecordSerializer(many=True)
     next_cursor = serializers.CharField(allow_null=True)

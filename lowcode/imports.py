@@ -9,6 +9,9 @@ which is what the progress bar shows.
 
 Rules the user sees:
 
+* CSV: UTF-8 (with or without BOM) or GB18030; comma, semicolon or tab separated.
+  XLSX: the first worksheet; formula cells import the value Excel last calculated.
+  At most ``LOWCODE_IMPORT_MAX_BYTES`` (20 MB) and ``MAX_ROWS`` rows per file.
 * Row 1 is the header. A column matches a field by its key or its label, ignoring case
   (Chinese labels work the same way). Columns that match nothing, and columns of fields
   that are filled in automatically (serial numbers, computed values), are listed in the

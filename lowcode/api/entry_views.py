@@ -141,6 +141,7 @@ class ImportViewSet(OrgScopedViewSet):
         responses=ImportJobSerializer(many=True),
     )
     def list(self, request: Request, org_id: int) -> Response:
+        """The form's 50 most recent imports, newest first."""
         form = access_form(self.membership, _query_id(request, "form"), "manage")
         return Response(
             ImportJobSerializer(imports.imports_for(self.membership, form), many=True).data

@@ -66,6 +66,7 @@ def interface_strings() -> dict[str, str]:
         "fill": _("Fill"),
         "records": _("Records"),
         "design": _("Design"),
+        "qr_codes": _("QR codes"),
         "new_form": _("New form"),
         "form_name": _("Form name"),
         "form_created": _("Form created."),

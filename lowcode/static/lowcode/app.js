@@ -32,6 +32,7 @@
       actions.appendChild(h("a", { className: "btn btn-sm", href: C.pages + "forms/" + form.id + "/records/", text: T.records }));
     }
     if (manage) actions.appendChild(h("a", { className: "btn btn-sm", href: C.pages + "forms/" + form.id + "/design/", text: T.design }));
+    if (manage && form.published_version) actions.appendChild(h("a", { className: "btn btn-sm", href: C.pages + "forms/" + form.id + "/qr-sheet/", text: T.qr_codes }));
     li.appendChild(actions);
     return li;
   }
@@ -98,9 +99,11 @@
         actions.appendChild(edit);
         var del = h("button", { type: "button", className: "btn btn-sm btn-ghost-danger", text: T.delete });
         del.addEventListener("click", function () {
-          if (!window.confirm(T.confirm_delete_lookup)) return;
-          L.api("lookups/" + lookup.id + "/", { method: "DELETE" }).then(loadLookups, function (err) {
-            L.toast(err.message, "error");
+          L.confirm(T.confirm_delete_lookup).then(function (yes) {
+            if (!yes) return;
+            L.api("lookups/" + lookup.id + "/", { method: "DELETE" }).then(loadLookups, function (err) {
+              L.toast(err.message, "error");
+            });
           });
         });
         actions.appendChild(del);

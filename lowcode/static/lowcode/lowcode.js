@@ -986,6 +986,21 @@
     return el("span", "lc-state lc-state-" + (state || "none"), T[key] || state);
   }
 
+  /* Ask before a destructive action with the layout's confirmation dialog. */
+  function confirmAction(text) {
+    var dialog = document.getElementById("confirm-dialog");
+    if (!dialog || typeof dialog.showModal !== "function") return Promise.resolve(window.confirm(text));
+    dialog.querySelector("[data-confirm-text]").textContent = text;
+    return new Promise(function (resolve) {
+      dialog.addEventListener("close", function done() {
+        dialog.removeEventListener("close", done);
+        resolve(dialog.returnValue === "confirm");
+      });
+      dialog.returnValue = "";
+      dialog.showModal();
+    });
+  }
+
   /* The number of approvals waiting for me, on any "Approvals" link that has a badge. */
   var todoBadges = document.querySelectorAll("[data-todo-count]");
   if (todoBadges.length) {
@@ -1019,6 +1034,7 @@
     departments: departments,
     names: names,
     stateBadge: stateBadge,
+    confirm: confirmAction,
     READ_ONLY: READ_ONLY,
     isEmpty: isEmpty,
   };

@@ -1247,6 +1247,12 @@
     });
     nodesEmpty.hidden = flow.nodes.length > 0;
   }
+  function paintFlowCc() {
+    var box = document.querySelector("[data-flow-cc]");
+    box.replaceChildren(specEditor(flow.cc, function (spec) {
+      flow.cc = spec;
+    }, true, T.cc));
+  }
   function loadFlow() {
     if (flow.loaded) return;
     flow.loaded = true;
@@ -1256,6 +1262,8 @@
         flow.original = data.definition;
         flow.nodes = JSON.parse(JSON.stringify((data.definition && data.definition.nodes) || []));
         flowEnabled.checked = flow.enabled;
+        flow.cc = data.definition && data.definition.cc ? JSON.parse(JSON.stringify(data.definition.cc)) : null;
+        paintFlowCc();
         paintNodes();
       },
       function (err) {
@@ -1285,7 +1293,9 @@
     var enabled = flowEnabled.checked;
     if (!nodes.length && !enabled && flow.original && flow.original.nodes && flow.original.nodes.length) nodes = flow.original.nodes;
     flowStatus.textContent = T.saving;
-    L.api("forms/" + C.form_id + "/approval-flow/", { method: "PUT", body: { is_enabled: enabled, definition: { nodes: nodes } } }).then(
+    var definition = { nodes: nodes };
+    if (flow.cc) definition.cc = flow.cc;
+    L.api("forms/" + C.form_id + "/approval-flow/", { method: "PUT", body: { is_enabled: enabled, definition: definition } }).then(
       function (data) {
         flowStatus.textContent = T.saved;
         flow.original = data.definition;

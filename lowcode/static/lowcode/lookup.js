@@ -28,7 +28,14 @@
   }
   function addRows(records) {
     records.forEach(function (record) {
-      var tr = h("tr", { "data-record": String(record.id) });
+      var tr = h("tr", { "data-record": String(record.id), tabindex: "0" });
+      var open = function () {
+        window.location.href = C.pages + "forms/" + C.form_id + "/records/?record=" + record.id;
+      };
+      tr.addEventListener("click", open);
+      tr.addEventListener("keydown", function (event) {
+        if (event.key === "Enter") open();
+      });
       tr.appendChild(h("td", {}, [el("span", "lc-num", "#" + record.number)]));
       state.columns.forEach(function (f) {
         tr.appendChild(h("td", {}, [L.display(f, record.data[f.key])]));

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import csv
 import datetime as dt
 import io
@@ -481,6 +482,12 @@ def _capture_sql(fn: Any) -> str:
     return statements[-1]
 
 
+def _cursor(value: Any, pk: int) -> str:
+    """A keyset cursor as ``records_query`` hands them out: base64url of ``[value, id]``."""
+    raw = json.dumps([value, pk], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 def _timed_ms(fn: Any) -> tuple[float, Any]:
     t0 = time.perf_counter()
     result = fn()
@@ -569,6 +576,16 @@ def measure_reads(s: dict[str, Any], sizes: dict[str, Any], gen: Generator) -> d
     for low, cursor in cursors:
         ms, _page = _timed_ms(lambda lo=low, c=cursor: temperature_page(lo, c))
         next_lat.append(ms)
+    # Deep pages: no filter, sorted by -temperature, a cursor anywhere in the middle of
+    # the sort (as after scrolling far): the scan must start at the cursor, not at the top.
+    deep_lat = []
+    for _ in range(sizes["pages"] // 2):
+        cursor = _cursor(_number(rng.uniform(12, 32)), 2**62)
+        ms, page = _timed_ms(
+            lambda c=cursor: records_query(owner, form, sort="-temperature", cursor=c, limit=50)
+        )
+        deep_lat.append(ms)
+        short += len(page.records) < 50
     out.update(
         {
             "page_range_sort_ms": percentile(range_lat, 50),
@@ -577,6 +594,8 @@ def measure_reads(s: dict[str, Any], sizes: dict[str, Any], gen: Generator) -> d
             "page_checkpoint_sort_p95_ms": percentile(cp_lat, 95),
             "page_next_cursor_ms": percentile(next_lat, 50),
             "page_next_cursor_p95_ms": percentile(next_lat, 95),
+            "page_deep_cursor_ms": percentile(deep_lat, 50),
+            "page_deep_cursor_p95_ms": percentile(deep_lat, 95),
             "pages_short": short,
         }
     )
@@ -598,7 +617,8 @@ def measure_reads(s: dict[str, Any], sizes: dict[str, Any], gen: Generator) -> d
     log(
         f"pages p50: range+sort {out['page_range_sort_ms']:.2f} ms,"
         f" checkpoint+sort {out['page_checkpoint_sort_ms']:.2f} ms,"
-        f" next page {out['page_next_cursor_ms']:.2f} ms; index used {uses}"
+        f" next page {out['page_next_cursor_ms']:.2f} ms,"
+        f" deep page {out['page_deep_cursor_ms']:.2f} ms; index used {uses}"
     )
     for name, p in plans.items():
         log(f"  plan {name}: {p['nodes']} {p['indexes']} exec {p['execution_ms']:.2f} ms")

@@ -491,6 +491,22 @@
         });
         t.appendChild(tb);
         dd.appendChild(t);
+      } else if ((f.type === "image" || f.type === "attachment") && Array.isArray(record.data[f.key])) {
+        var files = el("div", "lc-files-view");
+        record.data[f.key].forEach(function (id) {
+          var url = C.api + "attachments/" + id + "/download/";
+          var link = h("a", { href: url, target: "_blank", rel: "noopener", className: "lc-file-link" });
+          if (f.type === "image") {
+            var img = h("img", { src: url, alt: f.label + " " + id, className: "lc-file-thumb", loading: "lazy" });
+            img.addEventListener("error", function () {
+              link.replaceChildren(document.createTextNode("#" + id));
+            });
+            link.appendChild(img);
+          }
+          else link.textContent = "#" + id;
+          files.appendChild(link);
+        });
+        dd.appendChild(files);
       } else dd.appendChild(L.display(f, record.data[f.key]));
       dl.appendChild(dd);
     });

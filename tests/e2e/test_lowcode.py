@@ -199,6 +199,12 @@ def test_design_publish_fill_lookup_and_approve(browser, lowcode_server):
         expect(items.nth(1)).to_have_attribute("data-key", "amount")
         items.nth(1).get_by_role("button", name="Move down: Amount").click()
         expect(items.nth(2)).to_have_attribute("data-key", "amount")
+        items.nth(2).focus()
+        page.keyboard.press("Alt+ArrowUp")
+        expect(items.nth(1)).to_have_attribute("data-key", "amount")
+        expect(items.nth(1)).to_be_focused()
+        page.keyboard.press("Alt+ArrowDown")
+        expect(items.nth(2)).to_have_attribute("data-key", "amount")
         alice.shot("designer")
 
         # A bad definition comes back from the server next to the field: an empty label.
@@ -282,6 +288,11 @@ def test_design_publish_fill_lookup_and_approve(browser, lowcode_server):
         entry = bob.page.locator("[data-inbox-list] .lc-inbox-item", has_text="Inspection #1")
         expect(entry).to_be_visible()
         entry.click()
+        bob.page.locator("[data-act=reject]").click()  # a rejection needs a reason
+        expect(bob.page.locator(".lc-act .field-error")).to_have_text(
+            "A comment is required to reject."
+        )
+        expect(bob.page.locator("[data-comment]")).to_be_focused()
         bob.page.locator("[data-comment]").fill("Temperature within range.")
         bob.page.locator("[data-act=approve]").click()
         expect(bob.page.locator("[data-detail] .lc-state").first).to_have_text("Approved")

@@ -223,6 +223,7 @@ def interface_strings() -> dict[str, str]:
         "approval": _("Approval"),
         "record_deleted": _("Record deleted."),
         "record_restored": _("Record restored."),
+        "restore": _("Restore"),
         "record_saved": _("Record saved."),
         "confirm_delete": _("Delete this record? You can undo right after."),
         "change_created": _("Created"),

@@ -434,6 +434,18 @@ def test_fill_widgets_errors_records_filters_edit_and_undo_delete(browser, lowco
         expect(page.locator(".lc-toast", has_text="Record restored.")).to_be_visible()
         expect(rows).to_have_count(2)
 
+        # Deleted once more, it waits in the deleted records, where a manager restores it.
+        page.locator("[data-body] tr", has_text="#2").click()
+        drawer.get_by_role("button", name="Delete").click()
+        expect(rows).to_have_count(1)
+        page.get_by_label("Deleted records").check()
+        expect(rows).to_have_count(1)
+        rows.first.click()
+        drawer.get_by_role("button", name="Restore").click()
+        expect(rows).to_have_count(0)
+        page.get_by_label("Deleted records").uncheck()
+        expect(rows).to_have_count(2)
+
         assert alice.external == [], alice.external
         assert alice.errors == [], alice.errors
         # The only failed call is the submission with the invalid e-mail.

@@ -323,6 +323,7 @@
     if (filter) params.set("filter", filter);
     if (state.sort) params.set("sort", state.sort);
     if (cursor) params.set("cursor", cursor);
+    if (state.bin) params.set("deleted", "1");
     return params;
   }
   function syncAddress() {
@@ -372,6 +373,14 @@
   more.addEventListener("click", function () {
     load(true);
   });
+  var binToggle = document.querySelector("[data-bin]");
+  if (binToggle) {
+    binToggle.addEventListener("change", function () {
+      state.bin = binToggle.checked;
+      closeDrawer();
+      reload();
+    });
+  }
   document.addEventListener("lc:imported", function () {
     reload();
   });
@@ -564,7 +573,43 @@
     drawerFoot.appendChild(edit);
     drawerFoot.appendChild(del);
   }
+  function openDeleted(record) {
+    state.open = record;
+    drawer.hidden = false;
+    drawerBody.replaceChildren();
+    drawerFoot.replaceChildren();
+    document.querySelector("[data-drawer-title]").textContent = L.fmt(T.record_n, { n: record.number });
+    document.querySelector("[data-drawer-state]").replaceChildren(el("span", "badge lc-badge-warn", T.change_deleted));
+    var dl = el("dl", "lc-dl");
+    state.fields.forEach(function (f) {
+      dl.appendChild(el("dt", "", f.label));
+      dl.appendChild(h("dd", {}, [L.display(f, record.data[f.key])]));
+    });
+    drawerBody.appendChild(dl);
+    var restore = h("button", { type: "button", className: "btn btn-primary", text: T.restore });
+    restore.addEventListener("click", function () {
+      L.api("records/" + record.id + "/restore/", { method: "POST" }).then(function () {
+        state.records = state.records.filter(function (r) {
+          return r.id !== record.id;
+        });
+        closeDrawer();
+        paintBody();
+        L.toast(T.record_restored, "success");
+      }, function (err) {
+        L.toast(err.message, "error");
+      });
+    });
+    drawerFoot.appendChild(restore);
+    restore.focus();
+  }
   function openRecord(id) {
+    if (state.bin) {
+      var found = state.records.find(function (r) {
+        return r.id === id;
+      });
+      if (found) openDeleted(found);
+      return;
+    }
     L.api("records/" + id + "/").then(
       function (record) {
         state.open = record;

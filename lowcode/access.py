@@ -59,7 +59,9 @@ def app_levels(member: Membership, app: App) -> set[str]:
 def check_app_level(member: Membership, app: App, level: str) -> None:
     if level not in app_levels(member, app):
         raise Forbidden(
-            _("You may not do this in this app."), code="permission_denied", fields={"level": [level]}
+            _("You may not do this in this app."),
+            code="permission_denied",
+            fields={"level": [level]},
         )
 
 

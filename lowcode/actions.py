@@ -11,8 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -402,10 +401,17 @@ def _writable_version(actor: Membership | None, form: Form) -> FormVersion:
 
 
 def _allocate_numbers(form: Form, count: int) -> int:
-    """Reserve ``count`` record numbers; returns the first. One UPDATE, row-locked."""
-    Form.objects.filter(pk=form.pk).update(next_number=F("next_number") + count)
-    last: int = Form.objects.filter(pk=form.pk).values_list("next_number", flat=True).get()
-    return last - count
+    """Reserve ``count`` record numbers; returns the first. One row-locking UPDATE."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Form._meta.db_table} SET next_number = next_number + %s "  # noqa: S608
+            "WHERE id = %s RETURNING next_number",
+            [count, form.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound(_("Form not found."))
+    return int(row[0]) - count
 
 
 def _fill_serials(fields: list[dict[str, Any]], data: dict[str, Any], number: int) -> None:
@@ -485,14 +491,6 @@ def _insert(
         updated_by=actor,
         updated_at=now,
         idempotency_key=idempotency_key,
-    )
-    RecordChange.objects.create(
-        org_id=form.org_id,
-        record=record,
-        kind=RecordChange.Kind.CREATED,
-        actor=actor,
-        at=now,
-        version=version,
     )
     for hook in hooks.RECORD_CREATED:
         hook(actor, record)
@@ -586,23 +584,7 @@ def insert_records(
                 updated_at=now,
             )
         )
-    created = Record.objects.bulk_create(records, batch_size=1000)
-    RecordChange.objects.bulk_create(
-        [
-            RecordChange(
-                org_id=form.org_id,
-                record=r,
-                kind=RecordChange.Kind.CREATED,
-                actor=actor,
-                at=now,
-                version=version,
-                changes={"source": source},
-            )
-            for r in created
-        ],
-        batch_size=1000,
-    )
-    return created
+    return Record.objects.bulk_create(records, batch_size=1000)
 
 
 def do_bulk_create_records(

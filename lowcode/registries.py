@@ -52,7 +52,9 @@ class ValueContext:
         for (kind, scope), wanted in self.references.items():
             for pk in missing_ids(kind, scope, self.org_id, set(wanted)):
                 for path in wanted[pk]:
-                    errors[path].append(_("%(id)s does not exist or is not available.") % {"id": pk})
+                    errors[path].append(
+                        _("%(id)s does not exist or is not available.") % {"id": pk}
+                    )
         self.references.clear()
         return dict(errors)
 

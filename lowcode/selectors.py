@@ -306,3 +306,19 @@ def run_lookup(member: Membership, lookup: Any, value: str, *, cursor: str = "")
         sort=lookup.sort or "",
         cursor=cursor,
     )
+
+
+def record_history(record: Record) -> list[Any]:
+    """The record's creation (from the record itself) and then every change, oldest first."""
+    from lowcode.models import RecordChange
+
+    created = RecordChange(
+        org_id=record.org_id,
+        record=record,
+        kind=RecordChange.Kind.CREATED,
+        actor_id=record.created_by_id,
+        at=record.created_at,
+        changes={"source": record.source},
+        version=record.version,
+    )
+    return [created, *record.changes.select_related("version")]

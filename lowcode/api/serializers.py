@@ -241,6 +241,7 @@ class RecordUpdateSerializer(serializers.Serializer[Any]):
 
 
 class RecordChangeSerializer(serializers.ModelSerializer[RecordChange]):
+    id = serializers.IntegerField(read_only=True, allow_null=True)  # null: the creation
     actor_id = serializers.IntegerField(read_only=True, allow_null=True)
     changes = AnyJSONField(read_only=True)
     version = serializers.IntegerField(source="version.number", read_only=True)

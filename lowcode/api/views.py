@@ -276,8 +276,7 @@ class RecordViewSet(OrgScopedViewSet):
     @action(detail=True, methods=["get"])
     def history(self, request: Request, org_id: int, pk: str) -> Response:
         record = access_record(self.membership, pk)
-        changes = record.changes.select_related("version")
-        return Response(s.RecordChangeSerializer(changes, many=True).data)
+        return Response(s.RecordChangeSerializer(selectors.record_history(record), many=True).data)
 
 
 class LookupViewSet(OrgScopedViewSet):

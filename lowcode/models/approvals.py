@@ -63,7 +63,9 @@ class ApprovalInstance(models.Model):
     class Meta:
         ordering: ClassVar[list[str]] = ["-id"]
         constraints: ClassVar[list[models.BaseConstraint]] = [
-            models.UniqueConstraint(fields=["org", "record"], name="lowcode_one_approval_per_record")
+            models.UniqueConstraint(
+                fields=["org", "record"], name="lowcode_one_approval_per_record"
+            )
         ]
 
     def __str__(self) -> str:

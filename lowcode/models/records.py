@@ -70,7 +70,11 @@ class Record(models.Model):
 
 
 class RecordChange(models.Model):
-    """Who changed a record, when, and what: ``changes`` maps a key to ``[old, new]``."""
+    """Who changed a record, when, and what: ``changes`` maps a key to ``[old, new]``.
+
+    The creation itself is not a row: the record holds who created it, when and with
+    which version, and the history API starts with it (``selectors.record_history``).
+    """
 
     class Kind(models.TextChoices):
         CREATED = "created", _("Created")

@@ -366,6 +366,7 @@ def test_other_orgs_member_cannot_be_added_to_my_department(api, owner, outsider
     assert response.status_code == 404
     assert not DepartmentMember.objects.filter(department=dep).exists()
 
+
 def _lowcode_import(owner):
     """A finished CSV import of organisation A (the task runs eagerly in tests)."""
     from django.core.files.uploadedfile import SimpleUploadedFile

@@ -362,9 +362,9 @@ CELERY_BEAT_SCHEDULE["im-ding-reminders"] = {
     "schedule": 60.0,
 }
 CELERY_BEAT_SCHEDULE["im-prune-events"] = {"task": "im.tasks.prune_events", "schedule": 86400.0}
-CELERY_BEAT_SCHEDULE["lowcode-approval-reminders"] = {
-    "task": "lowcode.send_approval_reminders",
-    "schedule": 300.0,
+CELERY_BEAT_SCHEDULE["connectors-schedule-due"] = {
+    "task": "connectors.schedule_due",
+    "schedule": 60.0,
 }
 CELERY_BEAT_SCHEDULE["lowcode-approval-reminders"] = {
     "task": "lowcode.send_approval_reminders",

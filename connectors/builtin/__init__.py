@@ -1,0 +1,12 @@
+"""The connectors that ship with Tack."""
+
+from __future__ import annotations
+
+
+def register_built_in_connectors() -> None:
+    from connectors.builtin.tryton import TrytonConnector
+    from connectors.registries import connector_registry
+
+    for cls in (TrytonConnector,):
+        if cls.type not in connector_registry:
+            connector_registry.register(cls())

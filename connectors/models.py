@@ -1,0 +1,196 @@
+"""Connections to external systems, where their streams land, and the runs that move them."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from core.models import Membership, Organization
+
+
+class Connection(models.Model):
+    """One configured external system of an organisation (a Tryton server, a database…).
+
+    ``config`` holds the non-secret settings; the fields the connector's spec marks secret
+    live encrypted in ``secrets`` and are never returned by the API.
+    """
+
+    class Schedule(models.TextChoices):
+        MANUAL = "manual", _("Only when asked")
+        INTERVAL = "interval", _("Every few minutes")
+        CRON = "cron", _("On a cron schedule")
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="connections")
+    name = models.CharField(max_length=80)
+    type = models.CharField(max_length=80)
+    config = models.JSONField(default=dict, blank=True)
+    secrets = models.TextField(blank=True)
+    schedule = models.CharField(max_length=10, choices=Schedule.choices, default=Schedule.MANUAL)
+    interval_minutes = models.PositiveIntegerField(null=True, blank=True)
+    cron = models.CharField(max_length=100, blank=True)
+    next_sync_at = models.DateTimeField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    last_check_at = models.DateTimeField(null=True, blank=True)
+    last_check_ok = models.BooleanField(null=True, blank=True)
+    last_check_message = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        Membership, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["name", "id"]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["enabled", "next_sync_at"], name="connectors_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Destination(models.Model):
+    """Where one stream of a connection goes: a low-code form and/or chat cards."""
+
+    class CardOn(models.TextChoices):
+        NEVER = "never", _("Never")
+        CREATED = "created", _("New records")
+        CHANGED = "changed", _("New and changed records")
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="destinations"
+    )
+    stream = models.CharField(max_length=100)
+    form = models.ForeignKey(
+        "lowcode.Form", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # {form field key: stream field name}
+    mapping = models.JSONField(default=dict, blank=True)
+    conversation = models.ForeignKey(
+        "im.Conversation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    card_on = models.CharField(max_length=8, choices=CardOn.choices, default=CardOn.NEVER)
+    # "New sale order {number} from {party_name}, {total_amount} {currency_code}"
+    card_title = models.CharField(max_length=200, blank=True)
+    card_fields = models.JSONField(default=list, blank=True)  # stream field names to show
+    bot = models.ForeignKey(
+        "im.Bot", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["connection", "stream", "id"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["org", "connection", "stream"], name="connectors_one_destination_per_stream"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id}:{self.stream}"
+
+
+class StreamState(models.Model):
+    """The checkpoint of one destination's stream: what ``read`` resumes from."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="states")
+    state = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["org", "destination"], name="connectors_one_state")
+        ]
+
+    def __str__(self) -> str:
+        return f"state of {self.destination_id}"
+
+
+class SyncRun(models.Model):
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        RETRYING = "retrying", _("Waiting to retry")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", _("Schedule")
+        MANUAL = "manual", _("Sync now")
+        PUSH = "push", _("Pushed")
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="runs")
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.MANUAL)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    full_refresh = models.BooleanField(default=False)
+    requested_by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempt = models.PositiveIntegerField(default=0)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    read_count = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    # {"stream": {"read": n, "done": bool}}, for the progress bar
+    progress = models.JSONField(default=dict, blank=True)
+    # The first record errors: [{"stream", "external_id", "fields"}]
+    record_errors = models.JSONField(default=list, blank=True)
+    error_kind = models.CharField(max_length=10, blank=True)
+    error_message = models.CharField(max_length=1000, blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-id"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            # One live run per connection: a second "sync now" joins the first.
+            models.UniqueConstraint(
+                fields=["org", "connection"],
+                condition=Q(state__in=["queued", "running", "retrying"]),
+                name="connectors_one_live_run",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.state})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or timezone.now()
+        return (end - self.started_at).total_seconds()
+
+
+class SyncedRecord(models.Model):
+    """Which low-code record holds which external record (the upsert key)."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="synced")
+    external_id = models.CharField(max_length=200)
+    record = models.ForeignKey("lowcode.Record", on_delete=models.CASCADE, related_name="+")
+    data_hash = models.CharField(max_length=64)
+    synced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["org", "destination", "external_id"], name="connectors_synced_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.destination_id}:{self.external_id}"

@@ -1,0 +1,187 @@
+"""The Tryton connector against a real Tryton server (trytond on SQLite).
+
+Data is created through Tryton's own RPC, synced into a low-code form, changed in Tryton
+and synced again (only the change comes through); a sale order is created from Tack and
+read back from Tryton; a sync killed half way resumes without duplicates; Tryton stopped
+gives a transient error, retries, then a visible failed run.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.actions import (
+    do_check_connection,
+    do_create_connection,
+    do_create_form_from_stream,
+    do_request_sync,
+    do_run_connector_action,
+)
+from connectors.models import SyncedRecord, SyncRun
+from connectors.registries import ConfigError, TransientError, connector_registry
+from connectors.sync import MAX_ATTEMPTS, run_sync
+from lowcode.actions import do_create_app
+from lowcode.models import Record
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+def _connection(owner, server, **config):
+    return do_create_connection(
+        owner, type="tryton", name="Tryton ERP", config={**server.config, **config}
+    )
+
+
+def _sync(owner, connection, django_capture_on_commit_callbacks) -> SyncRun:
+    with django_capture_on_commit_callbacks(execute=False):
+        run, created = do_request_sync(owner, connection)
+    assert created
+    return run_sync(run.pk)
+
+
+def _names(form):
+    return sorted(
+        r.data.get("ext_name") for r in Record.objects.filter(form=form, deleted_at__isnull=True)
+    )
+
+
+def test_check_discover_and_bad_credentials(tryton, owner):
+    connection = _connection(owner, tryton)
+    checked = do_check_connection(owner, connection)
+    assert checked.last_check_ok is True, checked.last_check_message
+    connector = connector_registry.get("tryton")
+    streams = {s.name: s for s in connector.discover(tryton.config)}
+    assert set(streams) == {"parties", "products", "sale_orders", "opportunities"}
+    assert streams["parties"].cursor_field == "write_date"
+    with pytest.raises(ConfigError):
+        connector.check({**tryton.config, "password": "wrong"})
+    tryton.stop()
+    with pytest.raises(TransientError):
+        connector.check(tryton.config)
+
+
+def test_parties_sync_then_only_changes_come_through(
+    tryton, owner, django_capture_on_commit_callbacks
+):
+    client = tryton.client()
+    client.call("party.party", "create", [{"name": f"Customer {i:02d}"} for i in range(30)])
+    connection = _connection(owner, tryton, page_size=10)
+    app = do_create_app(owner, name="CRM")
+    destination = do_create_form_from_stream(owner, connection, stream="parties", app=app)
+    form = destination.form
+    total = client.call("party.party", "search_count", [])
+
+    first = _sync(owner, connection, django_capture_on_commit_callbacks)
+    assert first.state == SyncRun.State.SUCCEEDED, first.error_message
+    assert (first.read_count, first.created_count, first.failed_count) == (total, total, 0)
+    assert len(_names(form)) == total
+    assert first.progress["parties"]["done"] is True
+
+    (changed,) = client.call("party.party", "search", [("name", "=", "Customer 07")])
+    client.call("party.party", "write", [changed], {"name": "Customer 07 (renamed)"})
+    client.call("party.party", "create", [{"name": "Newcomer"}])
+
+    second = _sync(owner, connection, django_capture_on_commit_callbacks)
+    assert second.state == SyncRun.State.SUCCEEDED
+    assert (second.read_count, second.created_count, second.updated_count) == (2, 1, 1)
+    names = _names(form)
+    assert "Customer 07 (renamed)" in names and "Customer 07" not in names
+    assert "Newcomer" in names and len(names) == total + 1
+    renamed = SyncedRecord.objects.get(destination=destination, external_id=str(changed)).record
+    (change,) = renamed.changes.all()
+    assert change.kind == "updated" and change.actor is None  # made by the sync
+    assert change.changes["ext_name"] == ["Customer 07", "Customer 07 (renamed)"]
+
+    third = _sync(owner, connection, django_capture_on_commit_callbacks)
+    assert (third.read_count, third.created_count, third.updated_count) == (0, 0, 0)
+
+
+def test_interrupted_sync_resumes_without_duplicates_or_gaps(
+    tryton, owner, monkeypatch, django_capture_on_commit_callbacks
+):
+    from connectors import sync
+
+    client = tryton.client()
+    client.call("party.party", "create", [{"name": f"Batch {i:02d}"} for i in range(45)])
+    total = client.call("party.party", "search_count", [])
+    connection = _connection(owner, tryton, page_size=10)
+    destination = do_create_form_from_stream(
+        owner, connection, stream="parties", app=do_create_app(owner, name="CRM")
+    )
+    real_write, calls = sync._write_batch, {"n": 0}
+
+    def dying_write(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise SystemExit("worker killed")  # mid-run, after two committed pages
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(sync, "_write_batch", dying_write)
+    with django_capture_on_commit_callbacks(execute=False):
+        run, _ = do_request_sync(owner, connection)
+    with pytest.raises(SystemExit):
+        run_sync(run.pk)
+    assert Record.objects.filter(form=destination.form).count() == 20  # two pages stored
+    monkeypatch.setattr(sync, "_write_batch", real_write)
+    resumed = run_sync(run.pk)  # the task redelivered to another worker
+    assert resumed.state == SyncRun.State.SUCCEEDED
+    assert resumed.attempt == 2
+    records = Record.objects.filter(form=destination.form)
+    assert records.count() == total
+    external = list(
+        SyncedRecord.objects.filter(destination=destination).values_list("external_id", flat=True)
+    )
+    assert len(external) == len(set(external)) == total
+
+
+def test_tryton_stopped_is_retried_then_fails_visibly(
+    tryton, owner, django_capture_on_commit_callbacks
+):
+    connection = _connection(owner, tryton)
+    do_create_form_from_stream(
+        owner, connection, stream="parties", app=do_create_app(owner, name="CRM")
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        run, _ = do_request_sync(owner, connection)
+    tryton.stop()
+    for attempt in range(1, MAX_ATTEMPTS):
+        with pytest.raises(TransientError):
+            run_sync(run.pk)
+        run.refresh_from_db()
+        assert run.state == SyncRun.State.RETRYING
+        assert run.attempt == attempt and run.next_retry_at is not None
+        assert run.error_kind == "transient"
+    failed = run_sync(run.pk)
+    assert failed.state == SyncRun.State.FAILED
+    assert failed.error_kind == "transient" and "not reachable" in failed.error_message
+    assert failed.finished_at is not None
+
+
+def test_sale_order_created_from_tack_is_held_by_tryton(tryton, owner):
+    client = tryton.client()
+    (party,) = client.call("party.party", "create", [{"name": "Acme Foods"}])
+    (product,) = client.call("product.product", "search", [], 0, 1, None)
+    connection = _connection(owner, tryton)
+    created = do_run_connector_action(
+        owner,
+        connection,
+        "create_sale_order",
+        {"party": party, "reference": "TACK-1042", "lines": [{"product": product, "quantity": 3}]},
+    )
+    (sale,) = client.call(
+        "sale.sale", "read", [created["id"]], ["party", "reference", "total_amount", "state"]
+    )
+    assert sale["party"] == party and sale["reference"] == "TACK-1042"
+    assert sale["total_amount"] == 168  # 3 x 56.00 list price
+    customer = do_run_connector_action(owner, connection, "create_party", {"name": "Globex"})
+    assert client.call("party.party", "read", [customer["id"]], ["name"])[0]["name"] == "Globex"
+    (opportunity,) = client.call(
+        "sale.opportunity", "create", [{"party": party, "description": "Big order"}]
+    )
+    moved = do_run_connector_action(
+        owner,
+        connection,
+        "set_opportunity_state",
+        {"opportunity": opportunity, "state": "opportunity"},
+    )
+    assert moved["state"] == "opportunity"

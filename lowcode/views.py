@@ -149,7 +149,13 @@ def interface_strings() -> dict[str, str]:
         "preview": _("Preview"),
         "fields_tab": _("Fields"),
         "flow_tab": _("Approval flow"),
-        "settings_tab": _("Settings"),
+        "settings_tab": _("Form settings"),
+        "description": _("Description"),
+        "qr_field": _("QR codes per value of"),
+        "qr_field_help": _(
+            "A published single-select field: the QR sheet prints one code per choice, "
+            "and each code pre-fills that choice."
+        ),
         "leave_unsaved": _("You have unsaved changes."),
         # approval flow editor
         "flow_enabled": _("Records of this form need approval"),

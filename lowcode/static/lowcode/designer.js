@@ -655,11 +655,46 @@
     return box;
   }
 
+  /* The form's own settings, shown when no field is selected. */
+  function formSettings() {
+    var box = el("div", "lc-props-form lc-form-settings");
+    box.appendChild(el("h3", "lc-pane-title", T.settings_tab));
+    var desc = h("textarea", { id: "form-description", rows: 3, maxLength: 500 });
+    desc.value = state.description;
+    desc.addEventListener("input", function () {
+      state.description = desc.value;
+      setDirty(true);
+    });
+    box.appendChild(h("div", { className: "field" }, [h("label", { for: "form-description", text: T.description }), desc]));
+    var version = state.form && state.form.published_version;
+    var selects = version ? version.fields.filter(function (f) {
+      return f.type === "single_select";
+    }) : [];
+    var qr = h("select", { id: "form-qr-field" });
+    qr.appendChild(h("option", { value: "", text: T.none }));
+    selects.forEach(function (f) {
+      qr.appendChild(h("option", { value: f.key, text: f.label }));
+    });
+    qr.value = state.qrField;
+    qr.disabled = selects.length === 0;
+    qr.addEventListener("change", function () {
+      state.qrField = qr.value;
+      setDirty(true);
+    });
+    box.appendChild(h("div", { className: "field" }, [
+      h("label", { for: "form-qr-field", text: T.qr_field }),
+      qr,
+      h("p", { className: "help", text: T.qr_field_help }),
+    ]));
+    return box;
+  }
+
   function paintProps() {
     props.replaceChildren();
     var field = findField(state.selected);
     if (!field) {
       props.appendChild(el("p", "muted", T.select_field));
+      props.appendChild(formSettings());
       return;
     }
     var info = state.byType[field.type] || { label: field.type, can_index: false, read_only: false };
@@ -926,7 +961,8 @@
     banner.hidden = true;
     saveState.textContent = T.saving;
     var sent = state.fields.slice();
-    var body = { name: nameInput.value.trim(), fields: sent.map(clean) };
+    var body = { name: nameInput.value.trim(), description: state.description, fields: sent.map(clean) };
+    if (state.qrField !== (state.form.qr_field || "")) body.qr_field = state.qrField;
     return L.api("forms/" + C.form_id + "/", { method: "PATCH", body: body }).then(
       function (form) {
         state.saving = false;
@@ -1326,6 +1362,8 @@
       });
       state.form = loaded[1];
       state.appForms = loaded[2];
+      state.description = state.form.description || "";
+      state.qrField = state.form.qr_field || "";
       state.fields = (state.form.draft_fields || []).map(function (f) {
         return withUid(JSON.parse(JSON.stringify(f)));
       });

@@ -231,6 +231,10 @@
     }
   });
 
+  canvasWrap.addEventListener("click", function (event) {
+    if (!event.target.closest(".lc-canvas-item") && state.selected !== null) select(null);
+  });
+
   function addField(type, index) {
     var field = newField(type);
     state.fields.splice(index, 0, field);

@@ -77,10 +77,19 @@ def access_app(member: Membership, app_id: Any, level: str = "submit") -> App:
 
 
 def access_form(member: Membership, form_id: Any, level: str = "submit") -> Form:
-    form = (
-        Form.objects.select_related("app", "published_version")
-        .filter(org_id=member.org_id, pk=as_id(form_id))
-        .first()
+    # The draft and the derived schemas are not needed to check access or write records.
+    form = next(
+        iter(
+            Form.objects.select_related("app", "published_version")
+            .defer(
+                "draft_fields",
+                "draft_layout",
+                "published_version__schema",
+                "published_version__ui_schema",
+            )
+            .filter(org_id=member.org_id, pk=as_id(form_id))[:1]
+        ),
+        None,
     )
     levels = app_levels(member, form.app) if form is not None else set()
     if form is None or not levels:

@@ -810,7 +810,8 @@ def do_upload_attachment(actor: Membership, upload: Any) -> Attachment:
 
         try:
             Image.open(upload).verify()
-        except (UnidentifiedImageError, OSError) as exc:
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            # PIL reports a damaged PNG chunk as SyntaxError, a bad header as ValueError.
             raise ValidationFailed(
                 _("The file is not a valid image."), fields={"file": [_("Invalid image.")]}
             ) from exc

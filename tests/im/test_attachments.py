@@ -109,6 +109,18 @@ def test_fake_image_is_refused(api, org, member):
     assert not Attachment.objects.exists()
 
 
+@pytest.mark.parametrize("offset", [20, 45])
+def test_damaged_png_is_refused_not_a_500(api, org, member, offset):
+    """A damaged header is an OSError to PIL, a damaged image chunk a SyntaxError."""
+    data = bytearray(png_bytes())
+    data[offset] ^= 0xFF
+    response = upload(api, member, org, "broken.png", bytes(data), "image/png")
+
+    assert response.status_code == 400, response.content
+    assert "file" in response.json()["error"]["fields"]
+    assert not Attachment.objects.exists()
+
+
 def test_upload_without_a_file_is_a_bad_request(api, org, member):
     response = api(member).post(url(org, "attachments/"), {}, format="multipart")
 

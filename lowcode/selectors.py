@@ -322,3 +322,22 @@ def record_history(record: Record) -> list[Any]:
         version=record.version,
     )
     return [created, *record.changes.select_related("version")]
+
+
+def record_file(record: Record, file_id: Any) -> Any:
+    """An uploaded file that one of the record's attachment or image fields holds."""
+    from core.access import as_id
+    from core.errors import NotFound
+    from im.models import Attachment
+
+    wanted = as_id(file_id)
+    file_fields = {f["key"] for f in record.version.fields if f["type"] in ("attachment", "image")}
+    held = {pk for key in file_fields for pk in (record.data.get(key) or []) if isinstance(pk, int)}
+    attachment = (
+        Attachment.objects.filter(org_id=record.org_id, pk=wanted).first()
+        if wanted in held
+        else None
+    )
+    if attachment is None:
+        raise NotFound(_("File not found."))
+    return attachment

@@ -22,7 +22,22 @@ from core.errors import ValidationFailed
 from im import access, actions, selectors
 from im.api import serializers as s
 from im.events import event_dict, events_after
-from im.models import Conversation, ConversationMember, Message
+from im.models import Attachment, Conversation, ConversationMember, Message
+
+
+def attachment_response(attachment: Attachment) -> FileResponse:
+    """An uploaded file, served so a browser can never run it: images inline, anything
+    else as a download, sandboxed, never sniffed."""
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=not attachment.is_image,
+        filename=attachment.name,
+        content_type=attachment.content_type if attachment.is_image else "application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 def _title(link: ConversationMember, names: dict[int, str]) -> str:
@@ -443,16 +458,4 @@ class AttachmentViewSet(OrgScopedViewSet):
     @action(detail=True, methods=["get"])
     def download(self, request: Request, org_id: int, pk: str) -> FileResponse:
         """The file, for its uploader or a member of the conversation it was sent to."""
-        attachment = access.access_attachment(self.membership, pk)
-        response = FileResponse(
-            attachment.file.open("rb"),
-            as_attachment=not attachment.is_image,
-            filename=attachment.name,
-            content_type=attachment.content_type
-            if attachment.is_image
-            else "application/octet-stream",
-        )
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Content-Security-Policy"] = "sandbox; default-src 'none'"
-        response["Cache-Control"] = "private, max-age=3600"
-        return response
+        return attachment_response(access.access_attachment(self.membership, pk))

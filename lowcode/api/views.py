@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -271,6 +272,15 @@ class RecordViewSet(OrgScopedViewSet):
     def restore(self, request: Request, org_id: int, pk: str) -> Response:
         record = access_record(self.membership, pk, deleted=True)
         return Response(s.RecordSerializer(actions.do_restore_record(self.membership, record)).data)
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], url_path=r"files/(?P<file_id>\d+)")
+    def file(self, request: Request, org_id: int, pk: str, file_id: str) -> FileResponse:
+        """A file of an attachment or image field, for anyone who may see the record."""
+        from im.api.views import attachment_response
+
+        record = access_record(self.membership, pk)
+        return attachment_response(selectors.record_file(record, file_id))
 
     @extend_schema(responses=s.RecordChangeSerializer(many=True))
     @action(detail=True, methods=["get"])

@@ -274,3 +274,32 @@ def test_design_through_the_api(org, owner, member, api):
     assert {"text", "money", "computed", "sub_table"} <= {t["type"] for t in types}
     versions = client.get(url(org, f"forms/{form['id']}/versions/")).json()
     assert [v["number"] for v in versions] == [1]
+
+
+def test_record_files_open_for_whoever_sees_the_record(
+    make_form, org, owner, member, outsider, api
+):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from im.actions import do_upload_attachment
+
+    form = make_form([{"key": "photo", "type": "image", "label": "Photo"}])
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buffer, "PNG")
+    photo = do_upload_attachment(
+        member, SimpleUploadedFile("p.png", buffer.getvalue(), "image/png")
+    )
+    other = do_upload_attachment(
+        member, SimpleUploadedFile("q.png", buffer.getvalue(), "image/png")
+    )
+    record, _ = do_create_record(member, form, {"photo": [photo.pk]})
+    path = f"records/{record.pk}/files/{photo.pk}/"
+    response = api(owner).get(url(org, path))  # sees all records; did not upload the file
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).startswith(b"\x89PNG")
+    assert response.headers["Content-Security-Policy"] == "sandbox; default-src 'none'"
+    assert api(owner).get(url(org, f"records/{record.pk}/files/{other.pk}/")).status_code == 404
+    assert api(outsider).get(url(org, path)).status_code == 404

@@ -503,7 +503,7 @@
       } else if ((f.type === "image" || f.type === "attachment") && Array.isArray(record.data[f.key])) {
         var files = el("div", "lc-files-view");
         record.data[f.key].forEach(function (id) {
-          var url = C.api + "attachments/" + id + "/download/";
+          var url = C.api + "lowcode/records/" + record.id + "/files/" + id + "/";
           var link = h("a", { href: url, target: "_blank", rel: "noopener", className: "lc-file-link" });
           if (f.type === "image") {
             var img = h("img", { src: url, alt: f.label + " " + id, className: "lc-file-thumb", loading: "lazy" });

@@ -398,6 +398,8 @@ class DemoResult:
     member_count: int
     admin_email: str
     password: str
+    #: ``(label, path)`` pairs steps add to ``ctx.extra["links"]``, printed by ``manage.py demo``.
+    links: tuple[tuple[str, str], ...] = ()
 
 
 def run_demo(
@@ -425,4 +427,5 @@ def run_demo(
             raise
         warn(f"The demo data is saved, but a follow-up task failed: {type(exc).__name__}: {exc}")
     member_count = Membership.objects.filter(org=ctx.org).count()
-    return DemoResult(ctx.org, member_count, ADMIN_EMAIL, password)
+    links = tuple(ctx.extra.get("links", ()))
+    return DemoResult(ctx.org, member_count, ADMIN_EMAIL, password, links)

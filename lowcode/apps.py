@@ -9,4 +9,6 @@ class LowcodeConfig(AppConfig):
         from lowcode.field_types import register_built_in_types
 
         register_built_in_types()
-        import lowcode.approvals  # noqa: F401  (registers its hooks and card handler)
+        # Modules that plug into lowcode.hooks (and the chat card handler) at import.
+        import lowcode.approvals  # noqa: F401
+        import lowcode.reports  # noqa: F401

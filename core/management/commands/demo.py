@@ -30,7 +30,10 @@ class Command(BaseCommand):
             log=self.stdout.write if verbose else lambda message: None,
             warn=lambda message: self.stderr.write(f"Warning: {message}"),
         )
-        login_url = str(options["url"]).rstrip("/") + reverse("core:login")
+        base = str(options["url"]).rstrip("/")
+        login_url = base + reverse("core:login")
+        for label, path in result.links:
+            self.stdout.write(f"{label}: {base}{path}")
         self.stdout.write(
             f"Demo organisation: {result.org.name} ({result.member_count} members)\n"
             f"Log in at {login_url}\n"

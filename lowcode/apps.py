@@ -10,5 +10,5 @@ class LowcodeConfig(AppConfig):
 
         register_built_in_types()
         # Modules that plug into lowcode.hooks (and the chat card handler) at import.
-        import lowcode.approvals  # noqa: F401
+        import lowcode.approvals
         import lowcode.reports  # noqa: F401

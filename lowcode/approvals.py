@@ -56,6 +56,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 # No type stubs are installed for jsonschema.
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
@@ -393,18 +394,19 @@ def check_instance_transition(instance: ApprovalInstance, action: str) -> None:
             _("This approval is %(state)s; it cannot be %(action)s now.")
             % {
                 "state": instance.get_state_display().lower(),
-                "action": _ACTION_WORDS.get(action, action),
+                "action": str(_ACTION_WORDS.get(action, action)),
             }
         )
 
 
+# "… it cannot be %(action)s": the action as the sentence needs it, translated.
 _ACTION_WORDS = {
-    "approve": "approved",
-    "reject": "rejected",
-    "transfer": "transferred",
-    "withdraw": "withdrawn",
-    "urge": "urged",
-    "remind": "reminded",
+    "approve": pgettext_lazy("it cannot be …", "approved"),
+    "reject": pgettext_lazy("it cannot be …", "rejected"),
+    "transfer": pgettext_lazy("it cannot be …", "transferred"),
+    "withdraw": pgettext_lazy("it cannot be …", "withdrawn"),
+    "urge": pgettext_lazy("it cannot be …", "urged"),
+    "remind": pgettext_lazy("it cannot be …", "reminded"),
 }
 
 
@@ -415,7 +417,7 @@ def _move_task(task: ApprovalTask, action: str) -> None:
             _("This task is %(state)s; it cannot be %(action)s.")
             % {
                 "state": task.get_state_display().lower(),
-                "action": _ACTION_WORDS.get(action, action),
+                "action": str(_ACTION_WORDS.get(action, action)),
             }
         )
     task.state = state

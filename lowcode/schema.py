@@ -19,6 +19,7 @@ from typing import Any
 
 import fastjsonschema  # type: ignore[import-untyped]
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 # No type stubs are installed for jsonschema.
 from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
@@ -159,13 +160,14 @@ def build_ui_schema(fields: list[dict[str, Any]], layout: dict[str, Any]) -> dic
 
 # --- records -----------------------------------------------------------------------
 
+# "Expected %(what)s."
 _TYPE_WORDS = {
-    "string": "text",
-    "number": "a number",
-    "integer": "a whole number",
-    "boolean": "true or false",
-    "array": "a list",
-    "object": "an object",
+    "string": gettext_lazy("text"),
+    "number": gettext_lazy("a number"),
+    "integer": gettext_lazy("a whole number"),
+    "boolean": gettext_lazy("true or false"),
+    "array": gettext_lazy("a list"),
+    "object": gettext_lazy("an object"),
 }
 
 
@@ -173,7 +175,7 @@ def _message(error: SchemaError) -> str:
     kind, value = error.validator, error.validator_value
     if kind == "type":
         wanted = value if isinstance(value, str) else value[0]
-        return _("Expected %(what)s.") % {"what": _(_TYPE_WORDS.get(wanted, wanted))}
+        return _("Expected %(what)s.") % {"what": str(_TYPE_WORDS.get(wanted, wanted))}
     if kind == "maxLength":
         return _("At most %(n)s characters.") % {"n": value}
     if kind == "minLength":

@@ -194,6 +194,7 @@ def test_other_org_gets_404(api, outsider, form, filled):
 
 def test_under_asgi_the_file_streams_as_an_async_iterator():
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
     from types import SimpleNamespace
 
     from django.core.handlers.asgi import ASGIRequest
@@ -211,4 +212,7 @@ def test_under_asgi_the_file_streams_as_an_async_iterator():
     async def collect():
         return [part async for part in streamed]
 
-    assert asyncio.run(collect()) == chunks
+    # In a thread of its own: Playwright's sync API (the e2e tests) keeps a loop running
+    # in the main thread for the rest of the session.
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(asyncio.run, collect()).result() == chunks

@@ -34,7 +34,7 @@ from core.models import (
     RoleGrant,
     User,
 )
-from core.permissions import OPERATIONS, OWNER, ROLE_RANK, check_permission
+from core.permissions import OPERATIONS, OWNER, ROLE_RANK, check_permission, forget_role_grants
 
 Role = Membership.Role
 Status = Membership.Status
@@ -130,6 +130,7 @@ def do_set_role_grants(
         RoleGrant.objects.update_or_create(
             org_id=actor.org_id, role=role, permission=permission, defaults={"granted": granted}
         )
+    forget_role_grants(actor.org_id)
     record_audit(
         actor.org, actor.user, "role.grants.update", data={"role": role, "grants": grants}, ip=ip
     )

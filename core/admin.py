@@ -39,7 +39,7 @@ from core.models import (
     RoleGrant,
     User,
 )
-from core.permissions import OPERATIONS, OWNER
+from core.permissions import OPERATIONS, OWNER, forget_role_grants
 from core.tenant_admin import (
     AutocompleteFormfieldMixin,
     GenericModelAdmin,
@@ -379,6 +379,21 @@ class RoleGrantAdmin(TenantModelAdmin[RoleGrant]):
     list_display = ("permission", "role", "granted", "org")
     list_filter = ("org", "role", "granted")
     search_fields = ("permission", "org__name", "org__slug")
+
+    # Permission checks read a cached copy of each organisation's grants.
+    def save_model(self, request: HttpRequest, obj: RoleGrant, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        forget_role_grants(obj.org_id)
+
+    def delete_model(self, request: HttpRequest, obj: RoleGrant) -> None:
+        super().delete_model(request, obj)
+        forget_role_grants(obj.org_id)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[RoleGrant]) -> None:
+        org_ids = set(queryset.values_list("org_id", flat=True))
+        super().delete_queryset(request, queryset)
+        for org_id in org_ids:
+            forget_role_grants(org_id)
 
 
 # --- Invitations, tokens, audit log --------------------------------------------------

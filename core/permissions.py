@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.cache import cache
+from django.db import transaction
 from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -65,18 +67,46 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 
+GRANTS_CACHE_SECONDS = 300
+
+
+def _grants_key(org_id: int) -> str:
+    return f"tack:role-grants:{org_id}"
+
+
+def org_role_grants(org_id: int) -> list[tuple[str, str, bool]]:
+    """The organisation's overrides ``(role, permission, granted)``, cached (every API call
+    checks permissions; grants change rarely and ``forget_role_grants`` drops the copy)."""
+    cached: list[tuple[str, str, bool]] | None = cache.get(_grants_key(org_id))
+    if cached is None:
+        cached = [
+            (role, permission, granted)
+            for role, permission, granted in RoleGrant.objects.filter(org_id=org_id).values_list(
+                "role", "permission", "granted"
+            )
+        ]
+        cache.set(_grants_key(org_id), cached, GRANTS_CACHE_SECONDS)
+    return cached
+
+
+def forget_role_grants(org_id: int) -> None:
+    """Call after changing an organisation's grants (after commit, so readers see them)."""
+    transaction.on_commit(lambda: cache.delete(_grants_key(org_id)))
+    cache.delete(_grants_key(org_id))
+
+
 def role_permissions(org_id: int, role: str) -> set[str]:
     """The operations ``role`` holds in organisation ``org_id``."""
     if role == OWNER:
         return set(OPERATIONS)
     held = {name for name, op in OPERATIONS.items() if role in op.default_roles}
-    for grant in RoleGrant.objects.filter(org_id=org_id, role=role).only("permission", "granted"):
-        if grant.permission not in OPERATIONS:
+    for grant_role, permission, granted in org_role_grants(org_id):
+        if grant_role != role or permission not in OPERATIONS:
             continue
-        if grant.granted:
-            held.add(grant.permission)
+        if granted:
+            held.add(permission)
         else:
-            held.discard(grant.permission)
+            held.discard(permission)
     return held
 
 

@@ -24,7 +24,7 @@ from core.models import Membership
 from core.permissions import check_permission
 from lowcode import hooks
 from lowcode.access import LEVELS, app_levels, check_app_level
-from lowcode.models import App, Form, FormVersion, LookupPage, Record, RecordChange
+from lowcode.models import App, Form, FormVersion, LookupPage, Record, RecordChange, RecordFile
 from lowcode.registries import ValueContext, field_type_registry
 from lowcode.schema import (
     build_schema,
@@ -96,11 +96,15 @@ def check_permissions_value(actor: Membership, permissions: Any) -> dict[str, An
             ("member", grant.get("members", [])),
             ("department", grant.get("departments", [])),
         ):
-            missing = missing_ids(kind, None, actor.org_id, set(ids))
+            missing = missing_ids(kind, None, ValueContext(org_id=actor.org_id), set(ids))
             if missing:
+                message = (
+                    _("Unknown member ids: %(ids)s.")
+                    if kind == "member"
+                    else _("Unknown department ids: %(ids)s.")
+                ) % {"ids": sorted(missing)}
                 raise ValidationFailed(
-                    _("Unknown %(kind)s ids: %(ids)s.") % {"kind": kind, "ids": sorted(missing)},
-                    fields={f"permissions.{level}.{kind}s": [_("Unknown ids.")]},
+                    message, fields={f"permissions.{level}.{kind}s": [_("Unknown ids.")]}
                 )
     full: dict[str, dict[str, Any]] = {
         level: {"roles": [], "members": [], "departments": []} for level in LEVELS
@@ -229,17 +233,18 @@ def _check_layout(layout: Any) -> dict[str, Any]:
 
 
 def _check_relations(actor: Membership, fields: list[dict[str, Any]]) -> None:
-    """Relation fields must point at a form of the same organisation."""
+    """Relation fields point at a form whose records the designer may see (view all):
+    otherwise a relation would reveal which records of a hidden app exist."""
     targets = {f["options"]["form"] for f in fields if f["type"] == "relation"}
-    if targets:
-        found = set(
-            Form.objects.filter(org_id=actor.org_id, pk__in=targets).values_list("pk", flat=True)
+    if not targets:
+        return
+    forms = Form.objects.select_related("app").filter(org_id=actor.org_id, pk__in=targets)
+    visible = {form.pk for form in forms if "view_all" in app_levels(actor, form.app)}
+    if targets - visible:
+        raise ValidationFailed(
+            _("A relation points at a form that does not exist or that you cannot see."),
+            fields={"fields": [_("Unknown form %(ids)s.") % {"ids": sorted(targets - visible)}]},
         )
-        if targets - found:
-            raise ValidationFailed(
-                _("A relation points at a form that does not exist."),
-                fields={"fields": [_("Unknown form %(ids)s.") % {"ids": sorted(targets - found)}]},
-            )
 
 
 @transaction.atomic
@@ -288,6 +293,38 @@ def _storage_of(definition: dict[str, Any]) -> str:
     return ftype.storage
 
 
+#: Field types that read any stored string (so text-like data may move into them).
+_ANY_TEXT = {"text", "long_text", "scanned_code"}
+_NUMBERS = {"number", "computed"}
+
+
+def _history_entry(definition: dict[str, Any]) -> dict[str, str]:
+    return {"storage": _storage_of(definition), "type": definition["type"]}
+
+
+def _type_label(entry: Any) -> str:
+    kind = entry.get("type") if isinstance(entry, dict) else None
+    if isinstance(kind, str) and kind in field_type_registry:
+        return str(field_type_registry.get(kind).label)
+    return str(entry.get("storage") if isinstance(entry, dict) else entry)
+
+
+def _can_hold(before: Any, definition: dict[str, Any]) -> bool:
+    """Whether records written under ``before`` (a ``key_history`` entry) still read
+    correctly as ``definition``: same storage, and a type that accepts those values."""
+    storage, kind = (
+        (before.get("storage"), before.get("type")) if isinstance(before, dict) else (before, None)
+    )
+    if storage != _storage_of(definition):
+        return False
+    new = definition["type"]
+    if kind is None or kind == new:
+        return True  # an entry from before types were kept: the storage check is all we have
+    if storage == "string":
+        return new in _ANY_TEXT
+    return {kind, new} <= _NUMBERS
+
+
 def check_publish(form: Form) -> tuple[list[dict[str, Any]], set[str]]:
     """The draft, checked for publishing; and the keys it drops from the current version."""
     fields = check_field_definitions(form.draft_fields)
@@ -298,14 +335,17 @@ def check_publish(form: Form) -> tuple[list[dict[str, Any]], set[str]]:
     errors: dict[str, list[str]] = {}
     for index, definition in enumerate(fields):
         before = form.key_history.get(definition["key"])
-        now = _storage_of(definition)
-        if before is not None and before != now:
+        if before is not None and not _can_hold(before, definition):
             errors[f"fields[{index}].type"] = [
                 _(
-                    "Records already hold %(before)s values under %(key)s; it cannot hold "
-                    "%(now)s values now. Add a new field instead, so no data is orphaned."
+                    "Records already hold other values under %(key)s (%(before)s); a %(now)s "
+                    "field cannot read them. Add a new field instead, so no data is orphaned."
                 )
-                % {"before": before, "now": now, "key": definition["key"]}
+                % {
+                    "key": definition["key"],
+                    "before": _type_label(before),
+                    "now": field_type(definition).label,
+                }
             ]
     if errors:
         raise Conflict(
@@ -363,7 +403,7 @@ def do_publish_form(
     )
     history = dict(form.key_history)
     for definition in fields:
-        history[definition["key"]] = _storage_of(definition)
+        history[definition["key"]] = _history_entry(definition)
     form.key_history = history
     form.published_version = version
     form.updated_at = timezone.now()
@@ -412,6 +452,37 @@ def _allocate_numbers(form: Form, count: int) -> int:
     if row is None:
         raise NotFound(_("Form not found."))
     return int(row[0]) - count
+
+
+def _file_ids(fields: list[dict[str, Any]], data: dict[str, Any]) -> set[int]:
+    keys = [f["key"] for f in fields if f["type"] in ("attachment", "image")]
+    return {pk for key in keys for pk in (data.get(key) or []) if isinstance(pk, int)}
+
+
+def _link_files(records: list[Record], fields: list[dict[str, Any]]) -> None:
+    """Claim the files new records hold (``RecordFile``: one record per file)."""
+    links = [
+        RecordFile(org_id=record.org_id, record=record, attachment_id=pk)
+        for record in records
+        for pk in _file_ids(fields, record.data)
+    ]
+    if links:
+        RecordFile.objects.bulk_create(links)
+
+
+def _relink_files(record: Record, fields: list[dict[str, Any]]) -> None:
+    held = _file_ids(fields, record.data)
+    linked = set(
+        RecordFile.objects.filter(org_id=record.org_id, record=record).values_list(
+            "attachment_id", flat=True
+        )
+    )
+    RecordFile.objects.filter(
+        org_id=record.org_id, record=record, attachment_id__in=linked - held
+    ).delete()
+    RecordFile.objects.bulk_create(
+        [RecordFile(org_id=record.org_id, record=record, attachment_id=pk) for pk in held - linked]
+    )
 
 
 def _fill_serials(fields: list[dict[str, Any]], data: dict[str, Any], number: int) -> None:
@@ -492,6 +563,7 @@ def _insert(
         updated_at=now,
         idempotency_key=idempotency_key,
     )
+    _link_files([record], version.fields)
     for hook in hooks.RECORD_CREATED:
         hook(actor, record)
     return record
@@ -584,7 +656,9 @@ def insert_records(
                 updated_at=now,
             )
         )
-    return Record.objects.bulk_create(records, batch_size=1000)
+    created = Record.objects.bulk_create(records, batch_size=1000)
+    _link_files(created, version.fields)
+    return created
 
 
 def do_bulk_create_records(
@@ -640,6 +714,7 @@ def write_record_data(
     record.updated_by = actor
     record.updated_at = timezone.now()
     record.save(update_fields=["data", "version", "updated_by", "updated_at"])
+    _relink_files(record, version.fields)
     RecordChange.objects.create(
         org_id=record.org_id,
         record=record,
@@ -682,7 +757,7 @@ def do_update_record(actor: Membership, record: Record, changes: Any) -> Record:
     editable = {f["key"] for f in version.fields if not field_type(f).read_only}
     merged = {k: v for k, v in record.data.items() if k in editable}
     merged.update(changes)
-    ctx = ValueContext(org_id=record.org_id, actor_id=actor.pk)
+    ctx = ValueContext(org_id=record.org_id, actor_id=actor.pk, record_id=record.pk)
     cleaned = clean_record_data(version.fields, merged, ctx, cache_key=version.pk)
     write_record_data(record, version, cleaned, actor=actor)
     return record

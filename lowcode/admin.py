@@ -30,6 +30,7 @@ from lowcode.models import (
     PublicLink,
     Record,
     RecordChange,
+    RecordFile,
     Report,
 )
 
@@ -93,6 +94,13 @@ class RecordAdmin(ReadOnlyTenantAdmin):
 class RecordChangeAdmin(ReadOnlyTenantAdmin):
     list_display = ("record", "kind", "actor", "at", "org")
     list_select_related = ("org", "record", "actor__user")
+
+
+@admin.register(RecordFile)
+class RecordFileAdmin(ReadOnlyTenantAdmin):
+    list_display = ("record", "attachment", "org")
+    list_select_related = ("org", "record", "attachment")
+    raw_id_fields = ("record", "attachment")
 
 
 @admin.register(LookupPage)

@@ -253,9 +253,11 @@ class MoneyType(FieldType):
         currency = parts[1].upper() if len(parts) == 2 else options.get("currency", "CNY")
         try:
             amount = Decimal(parts[0].replace(",", "")) if parts else Decimal("x")
-        except InvalidOperation:
-            return {"amount": text, "currency": currency}
-        minor = amount * 100
+            if not amount.is_finite() or abs(amount) > Decimal(10) ** 13:
+                raise InvalidOperation
+            minor = amount * 100
+        except ArithmeticError:  # InvalidOperation, Infinity, sNaN, overflow
+            return {"amount": text, "currency": currency}  # the schema reports it
         if minor != minor.to_integral_value():
             return {"amount": text, "currency": currency}
         return {"amount": int(minor), "currency": currency}
@@ -465,7 +467,10 @@ class RelationType(_ReferenceType):
 
     def options_schema(self) -> dict[str, Any]:
         return _options(
-            {"form": {"type": "integer", "minimum": 1}, "multiple": {"type": "boolean"}},
+            {
+                "form": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                "multiple": {"type": "boolean"},
+            },
             required=["form"],
         )
 

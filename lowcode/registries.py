@@ -36,6 +36,8 @@ class ValueContext:
 
     org_id: int
     actor_id: int | None = None
+    #: The record being edited (its own files stay valid), None for new records.
+    record_id: int | None = None
     references: dict[tuple[str, Any], dict[int, list[str]]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(list))
     )
@@ -50,7 +52,7 @@ class ValueContext:
 
         errors: dict[str, list[str]] = defaultdict(list)
         for (kind, scope), wanted in self.references.items():
-            for pk in missing_ids(kind, scope, self.org_id, set(wanted)):
+            for pk in missing_ids(kind, scope, self, set(wanted)):
                 for path in wanted[pk]:
                     errors[path].append(
                         _("%(id)s does not exist or is not available.") % {"id": pk}

@@ -14,10 +14,11 @@ by the ``jsonschema`` library first, then by each type's own ``normalize``.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Any
 
-import fastjsonschema  # type: ignore[import-untyped]
+import fastjsonschema
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -31,6 +32,7 @@ from lowcode.registries import FieldError, FieldType, ValueContext, field_type_r
 KEY_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 MAX_FIELDS = 200
 MAX_INDEXED = 10
+MAX_INDEXED_TEXT = 500
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 FIELD_DEFINITION_SCHEMA: dict[str, Any] = {
@@ -91,6 +93,13 @@ def check_field_definitions(fields: Any, *, nested: bool = False) -> list[dict[s
             indexed += 1
             if not ftype.can_index or nested:
                 errors[f"{where}.indexed"].append(_("This field type cannot be indexed."))
+            elif options.get("max_length", 0) > MAX_INDEXED_TEXT:
+                # A B-tree index entry must stay under ~2.7 kB: 500 characters of any
+                # script (4 bytes each at most) always fit.
+                errors[f"{where}.options.max_length"].append(
+                    _("An indexed text field holds at most %(n)s characters.")
+                    % {"n": MAX_INDEXED_TEXT}
+                )
         if definition.get("required") and ftype.read_only:
             errors[f"{where}.required"].append(_("A computed field cannot be required."))
         if f"{where}.options" not in errors:
@@ -201,6 +210,23 @@ def _message(error: SchemaError) -> str:
     return str(error.message)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _has_control_characters(value: Any, depth: int = 0) -> bool:
+    """NUL and other C0 controls (tab, newline and carriage return are fine): PostgreSQL's
+    JSON refuses NUL, spreadsheets refuse the rest, and no form field needs them."""
+    if isinstance(value, str):
+        return bool(_CONTROL.search(value))
+    if depth > 4:
+        return False  # deeper than any field type nests; the schema refuses it anyway
+    if isinstance(value, dict):
+        return any(_has_control_characters(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_control_characters(v, depth + 1) for v in value)
+    return False
+
+
 def _is_empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
@@ -280,7 +306,9 @@ def normalize_object(
         else:
             if isinstance(value, str):
                 value = value.strip()
-            if not _is_empty(value):
+            if _has_control_characters(value):
+                errors[f"{prefix}{key}"].append(_("Text may not contain control characters."))
+            elif not _is_empty(value):
                 given[key] = value
     if validator is None:
         validator = RecordValidator(object_schema(fields))

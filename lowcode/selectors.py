@@ -5,11 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from core.errors import ValidationFailed
@@ -17,7 +21,7 @@ from core.models import Membership
 from lowcode import hooks
 from lowcode.access import app_levels, visible_records_q
 from lowcode.models import App, Form, FormVersion, Record
-from lowcode.registries import OPERATORS, FieldError, field_type_registry
+from lowcode.registries import OPERATORS, FieldError, ValueContext, field_type_registry
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
@@ -72,31 +76,64 @@ def _path(definition: dict[str, Any]) -> str:
     return field_type_registry.get(definition["type"]).lookup_path(definition["key"])
 
 
+MAX_ID = 2**63 - 1
+MAX_NUMBER = 1e15
+MAX_TEXT = 1000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def _coerce(definition: dict[str, Any], value: Any) -> Any:
-    """A filter value in the field's stored shape (so "5" finds the number 5)."""
+    """A filter (or cursor) value in the field's stored shape, checked so the database
+    never sees something it cannot compare: "5" finds the number 5, "garbage" is a 400."""
     ftype = field_type_registry.get(definition["type"])
-    if definition["type"] == "money":
+    kind = definition["type"]
+    options = definition.get("options", {})
+    if kind == "money":
         if isinstance(value, dict):
             value = value.get("amount")
         if isinstance(value, str):
-            value = ftype.parse_text(definition.get("options", {}), value)["amount"]
-        if not isinstance(value, int) or isinstance(value, bool):
+            value = ftype.parse_text(options, value)["amount"]
+        if not isinstance(value, int) or isinstance(value, bool) or abs(value) > MAX_NUMBER:
             raise FieldError(_("Enter an amount in minor units (fen, cents)."))
         return value
-    if isinstance(value, str) and ftype.storage in ("number", "id", "bool"):
-        value = ftype.parse_text(definition.get("options", {}), value)
-    if ftype.storage == "number" and (
-        not isinstance(value, int | float) or isinstance(value, bool)
-    ):
-        raise FieldError(_("Enter a number."))
-    if ftype.storage == "id" and (not isinstance(value, int) or isinstance(value, bool)):
-        raise FieldError(_("Enter an id."))
-    if ftype.storage == "bool" and not isinstance(value, bool):
-        raise FieldError(_("Enter true or false."))
-    if ftype.storage in ("string", "string_list") and not isinstance(value, str):
+    if kind == "created_at":  # the record's own timestamps
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+        if parsed is None and isinstance(value, str):
+            day = parse_date(value) if len(value) == 10 else None
+            parsed = datetime.combine(day, datetime.min.time()) if day else None
+        if parsed is None:
+            raise FieldError(_("Enter a date or a date and time, such as 2026-11-23T09:30:00Z."))
+        return parsed if parsed.tzinfo else timezone.make_aware(parsed)
+    if isinstance(value, str) and ftype.storage in ("number", "id", "bool", "virtual"):
+        value = ftype.parse_text(options, value)
+    if ftype.storage == "number" or "column" in definition:
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+            or abs(value) > MAX_NUMBER
+        ):
+            raise FieldError(_("Enter a number."))
+        return value
+    if ftype.storage in ("id", "id_list", "virtual"):
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_ID:
+            raise FieldError(_("Enter an id."))
+        return value
+    if ftype.storage == "bool":
+        if not isinstance(value, bool):
+            raise FieldError(_("Enter true or false."))
+        return value
+    if not isinstance(value, str) or len(value) > MAX_TEXT:
         raise FieldError(_("Enter text."))
-    if definition["type"] == "created_at" and not isinstance(value, str):
-        raise FieldError(_("Enter a date."))
+    if _CONTROL.search(value):
+        raise FieldError(_("Text may not contain control characters."))
+    if kind == "date":
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            raise FieldError(_("Enter a date as YYYY-MM-DD.")) from None
+    if kind == "datetime":
+        return ftype.normalize(options, value, ValueContext(org_id=0), "")
     return value
 
 
@@ -177,14 +214,20 @@ def _encode_cursor(value: Any, pk: int) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
 def _decode_cursor(cursor: str) -> tuple[Any, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        value, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(pk, int) or isinstance(pk, bool):
+        value, pk = json.loads(
+            base64.urlsafe_b64decode(padded.encode()), parse_constant=_reject_constant
+        )
+        if not isinstance(pk, int) or isinstance(pk, bool) or not 0 <= pk <= MAX_ID:
             raise ValueError
         return value, pk
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+    except (ValueError, TypeError, RecursionError, binascii.Error):
         raise ValidationFailed(
             _("The cursor is not valid."), fields={"cursor": [_("Invalid cursor.")]}
         ) from None
@@ -236,11 +279,13 @@ def records_query(
     definition: dict[str, Any] | None = None
     if key and key != "id":
         definition = _field({f["key"]: f for f in fields}, key, "sort")
+        # Lists cannot be ordered; a checkbox is true or absent, nothing to order by.
         if field_type_registry.get(definition["type"]).storage in (
             "rows",
             "id_list",
             "string_list",
-        ):
+            "bool",
+        ) or definition.get("options", {}).get("multiple"):
             raise ValidationFailed(
                 _("This field cannot be sorted."), fields={"sort": [_("Not sortable.")]}
             )
@@ -250,6 +295,17 @@ def records_query(
     empty: QuerySet[Record] | None = None
     if cursor:
         value, last_id = _decode_cursor(cursor)
+        if value is not None and definition is not None:
+            try:
+                value = _coerce(definition, value)
+            except FieldError:
+                raise ValidationFailed(
+                    _("The cursor is not valid."), fields={"cursor": [_("Invalid cursor.")]}
+                ) from None
+        elif value is not None:
+            raise ValidationFailed(
+                _("The cursor is not valid."), fields={"cursor": [_("Invalid cursor.")]}
+            )
         if path is None:
             queryset = (
                 queryset.filter(pk__lt=last_id) if descending else queryset.filter(pk__gt=last_id)
@@ -325,19 +381,16 @@ def record_history(record: Record) -> list[Any]:
 
 
 def record_file(record: Record, file_id: Any) -> Any:
-    """An uploaded file that one of the record's attachment or image fields holds."""
+    """A file one of the record's attachment or image fields holds (``RecordFile``)."""
     from core.access import as_id
     from core.errors import NotFound
     from im.models import Attachment
 
-    wanted = as_id(file_id)
-    file_fields = {f["key"] for f in record.version.fields if f["type"] in ("attachment", "image")}
-    held = {pk for key in file_fields for pk in (record.data.get(key) or []) if isinstance(pk, int)}
-    attachment = (
-        Attachment.objects.filter(org_id=record.org_id, pk=wanted).first()
-        if wanted in held
-        else None
-    )
+    attachment = Attachment.objects.filter(
+        org_id=record.org_id,
+        pk=as_id(file_id),
+        pk__in=record.files.values("attachment_id"),
+    ).first()
     if attachment is None:
         raise NotFound(_("File not found."))
     return attachment

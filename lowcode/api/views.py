@@ -192,11 +192,15 @@ def _limit(request: Request) -> int:
     return limit
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN, Infinity: Python accepts them, JSON does not
+
+
 def _filters(raw: str | None) -> Any:
     if not raw:
         return None
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_no_constants)
     except (ValueError, RecursionError):
         raise ValidationFailed(
             "The filter is not valid JSON.", fields={"filter": ["Invalid JSON."]}

@@ -9,7 +9,7 @@ from lowcode.models.approvals import (
 )
 from lowcode.models.apps import App, Form, FormVersion, LookupPage
 from lowcode.models.entry import ImportJob, PublicLink
-from lowcode.models.records import Record, RecordChange
+from lowcode.models.records import Record, RecordChange, RecordFile
 from lowcode.models.reports import Report
 
 __all__ = [
@@ -26,5 +26,6 @@ __all__ = [
     "PublicLink",
     "Record",
     "RecordChange",
+    "RecordFile",
     "Report",
 ]

@@ -97,3 +97,24 @@ class RecordChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.record_id}"
+
+
+class RecordFile(models.Model):
+    """A file (an uploaded ``im.Attachment``) held by an attachment or image field.
+
+    A file belongs to at most one record: only its uploader can put it in a record, and
+    only once, so nobody can read a file by naming its id in a record of their own. Who
+    may see the record may download its files.
+    """
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="files")
+    attachment = models.ForeignKey("im.Attachment", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["org", "attachment"], name="lowcode_file_in_one_record")
+        ]
+
+    def __str__(self) -> str:
+        return f"file {self.attachment_id} of record {self.record_id}"

@@ -303,3 +303,38 @@ def test_record_files_open_for_whoever_sees_the_record(
     assert response.headers["Content-Security-Policy"] == "sandbox; default-src 'none'"
     assert api(owner).get(url(org, f"records/{record.pk}/files/{other.pk}/")).status_code == 404
     assert api(outsider).get(url(org, path)).status_code == 404
+
+
+def test_idor_a_file_can_only_go_into_a_record_by_its_uploader_and_only_once(
+    make_form, org, owner, member, api
+):
+    """Naming someone else's file id in a record of your own must not expose the file."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from im.actions import do_upload_attachment
+
+    secret = do_upload_attachment(
+        owner, SimpleUploadedFile("salary.txt", b"TOP SECRET", "text/plain")
+    )
+    hr = make_form([{"key": "f", "type": "attachment", "label": "F"}], name="HR")
+    hr_record, _ = do_create_record(owner, hr, {"f": [secret.pk]})
+    mine = make_form([{"key": "f", "type": "attachment", "label": "F"}], name="Mine", actor=member)
+    steal = api(member).post(
+        url(org, "records/"), {"form": mine.pk, "data": {"f": [secret.pk]}}, format="json"
+    )
+    assert steal.status_code == 400 and "f" in steal.json()["error"]["fields"]
+    # Not even the uploader can put the same file into a second record.
+    again = api(owner).post(
+        url(org, "records/"), {"form": hr.pk, "data": {"f": [secret.pk]}}, format="json"
+    )
+    assert again.status_code == 400
+    # The record that holds it keeps it through edits by anyone allowed to edit.
+    kept = api(owner).patch(
+        url(org, f"records/{hr_record.pk}/"), {"data": {"f": [secret.pk]}}, format="json"
+    )
+    assert kept.status_code == 200
+    dropped = api(owner).patch(
+        url(org, f"records/{hr_record.pk}/"), {"data": {"f": []}}, format="json"
+    )
+    assert dropped.status_code == 200
+    assert api(owner).get(url(org, f"records/{hr_record.pk}/files/{secret.pk}/")).status_code == 404

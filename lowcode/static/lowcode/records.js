@@ -111,7 +111,7 @@
     state.columns.forEach(function (key) {
       var c = column(key);
       var th = h("th", { scope: "col" });
-      var sortable = c.system ? c.sortable : !UNSORTABLE[c.type];
+      var sortable = c.system ? c.sortable : !UNSORTABLE[c.type] && !(c.options && c.options.multiple);
       if (sortable) {
         var b = h("button", { type: "button", text: c.label });
         if (state.sort === key) th.setAttribute("aria-sort", "ascending");

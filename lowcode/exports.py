@@ -7,11 +7,16 @@ what each field type's ``display()`` gives (money as "12,500.00 CNY", choices as
 labels), members and departments as names (loaded once per page), then the record
 number, who created it and when. CSV starts with a UTF-8 BOM so Excel opens Chinese text
 correctly. Number fields stay numbers in XLSX so they can be summed.
+
+Text cells and header labels that a spreadsheet would run as a formula get a leading
+apostrophe; control characters an XLSX file cannot hold are dropped (older records may
+still hold them), before that check so that they cannot hide a formula.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,7 +55,8 @@ class Export:
     first_page: Page
 
     def header(self) -> list[str]:
-        return ["#", *(f["label"] for f in self.fields), _("Created by"), _("Created at")]
+        labels = (_safe(str(f["label"])) for f in self.fields)  # a label may look like a formula
+        return ["#", *labels, _("Created by"), _("Created at")]
 
     def pages(self) -> Iterator[list[Record]]:
         page, sent = self.first_page, 0
@@ -134,8 +140,25 @@ def _names(
 
 
 def _safe(text: str) -> str:
-    """Text that a spreadsheet will not run as a formula."""
+    """Text that a spreadsheet will not run as a formula.
+
+    Characters XLSX cannot hold are dropped first (for CSV too), so what is checked is
+    what the spreadsheet gets: "\\x0b=CMD()" must not become "=CMD()".
+    """
+    text = _illegal_characters().sub("", text)
     return f"'{text}" if text.startswith(_FORMULA_START) else text
+
+
+def _illegal_characters() -> re.Pattern[str]:
+    """Control characters an XLSX file cannot hold (openpyxl refuses them)."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    pattern: re.Pattern[str] = ILLEGAL_CHARACTERS_RE
+    return pattern
+
+
+def _xlsx_cell(value: Any) -> Any:
+    return _illegal_characters().sub("", value) if isinstance(value, str) else value
 
 
 def _cell(
@@ -210,7 +233,7 @@ def xlsx_file(export: Export) -> IO[bytes]:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=_sheet_title(export.form.name))
     for row in rows(export, native_numbers=True):
-        sheet.append(row)
+        sheet.append([_xlsx_cell(value) for value in row])  # every cell, the header too
     handle = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
     workbook.save(handle)
     handle.seek(0)
@@ -227,7 +250,7 @@ def xlsx_chunks(export: Export, size: int = 64 * 1024) -> Iterator[bytes]:
 
 
 def _sheet_title(name: str) -> str:
-    cleaned = "".join(" " if c in "[]:*?/\\" else c for c in name).strip()
+    cleaned = "".join(" " if c in "[]:*?/\\" else c for c in _xlsx_cell(name)).strip()
     return (cleaned or "Records")[:31]
 
 

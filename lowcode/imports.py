@@ -18,7 +18,13 @@ Rules the user sees:
   job's message: they are never silently dropped.
 * A row with any bad cell is skipped as a whole and reported with its row number as the
   file shows it (the header is row 1) and the field keys with their messages; the good
-  rows are imported. Empty rows are skipped.
+  rows are imported. Empty rows are skipped. A cell that cannot be converted at all, or a
+  row that breaks validation in an unexpected way, is that row's error, never the whole
+  import's; only a database failure ends the job. NUL characters are refused per cell.
+* A CSV cell longer than the csv module's field limit (131,072 characters) is refused
+  when the file is uploaded (400 ``cell_too_long``).
+* A job ``running`` with no progress for ``STALE_AFTER`` (10 minutes: its worker died) is
+  shown as ``failed``, with how many rows were imported, when it is next read.
 * Importing the same file twice imports its rows twice: there is no de-duplication.
 * Imported records do not start approval flows (history is being loaded).
 * The uploaded file is deleted once its import has ended.
@@ -32,14 +38,15 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -56,6 +63,7 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 CHUNK_ROWS = 2_000
 MAX_ROWS = 200_000
 MAX_STORED_ERRORS = 1_000
+STALE_AFTER = timedelta(minutes=10)  # a running job silent this long has lost its worker
 KINDS = ("csv", "xlsx")
 _XLSX_MAGIC = b"PK\x03\x04"
 _SLASH_DATE = re.compile(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})$")
@@ -132,11 +140,53 @@ def _kind_of(name: str, head: bytes) -> str:
     return suffix
 
 
+def _unreadable_row(number: int, exc: Exception) -> ValidationFailed:
+    if isinstance(exc, csv.Error) and "field limit" in str(exc):
+        return ValidationFailed(
+            _(
+                "Row %(row)s has a cell longer than %(n)s characters, more than any field "
+                "holds. Shorten it and try again."
+            )
+            % {"row": number, "n": f"{csv.field_size_limit():,}"},
+            code="cell_too_long",
+            fields={"file": [_("A cell is too long.")]},
+        )
+    return ValidationFailed(
+        _("Row %(row)s of the file could not be read.") % {"row": number},
+        code="unsupported_file",
+        fields={"file": [_("Unreadable file.")]},
+    )
+
+
+def read_rows(
+    rows: Iterator[Any], *, first: int = 1, limit: int | None = None
+) -> Iterator[tuple[int, Any]]:
+    """``(row number, row)`` pairs; a row the reader cannot parse raises ``ValidationFailed``
+    (a CSV cell over the csv module's field limit, a damaged workbook), more than ``limit``
+    rows raises ``Conflict``."""
+    number = first
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except Exception as exc:  # csv.Error, or whatever a damaged workbook raises
+            raise _unreadable_row(number, exc) from None
+        if limit is not None and number > limit:  # a workbook whose size info lied
+            raise Conflict(
+                _("The import stopped after %(n)s rows; the rows before were imported.")
+                % {"n": f"{limit - first + 1:,}"},
+                code="too_many_rows",
+            )
+        yield number, row
+        number += 1
+
+
 def _open_rows(kind: str, handle: IO[bytes], *, count: bool = True) -> tuple[Iterator[Any], int]:
     """Rows of the file and a row-count estimate (header included)."""
     if kind == "csv":
         text = decode_csv(handle.read())
-        total = sum(1 for _row in _csv_rows(text)) if count else 0
+        total = sum(1 for _row in read_rows(_csv_rows(text))) if count else 0
         return _csv_rows(text), total
     try:
         return _xlsx_rows(handle)
@@ -188,7 +238,7 @@ def map_header(fields: list[dict[str, Any]], header: list[Any]) -> ColumnMap:
     mapping = ColumnMap()
     taken: set[str] = set()
     for index, cell in enumerate(header):
-        name = "" if cell is None else str(cell).strip()
+        name = "" if cell is None else str(cell).replace("\x00", "").strip()
         if not name:
             continue
         found = by_name.get(_fold(name))
@@ -267,16 +317,37 @@ def cell_value(definition: dict[str, Any], ftype: FieldType, raw: Any) -> Any:
     return ftype.parse_text(options, text)
 
 
-def _row_data(columns: dict[int, tuple[dict[str, Any], FieldType]], row: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {}
+@dataclass
+class Row:
+    """One row of the file: its number as the file shows it, its data, its cell errors."""
+
+    number: int
+    data: dict[str, Any]
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+def row_data(columns: dict[int, tuple[dict[str, Any], FieldType]], row: Any, number: int) -> Row:
+    """The row's cells converted for their fields; a cell that cannot be converted is an
+    error of that field (never of the whole import). NUL characters are refused here, so
+    the database never sees them."""
+    result = Row(number, {})
     for index, (definition, ftype) in columns.items():
         raw = row[index] if index < len(row) else None
         if raw is None:
             continue
-        value = cell_value(definition, ftype, raw)
+        key = definition["key"]
+        if isinstance(raw, str) and "\x00" in raw:
+            result.errors[key] = [_("Text may not contain control characters.")]
+            continue
+        try:
+            value = cell_value(definition, ftype, raw)
+        except Exception:  # a value no field type expected: this cell's error only
+            logger.warning("Import row %s: cell %r could not be converted", number, key)
+            result.errors[key] = [_("This value could not be read.")]
+            continue
         if value is not None and value != "":
-            data[definition["key"]] = value
-    return data
+            result.data[key] = value
+    return result
 
 
 def _blank(row: Any) -> bool:
@@ -330,7 +401,7 @@ def do_start_import(actor: Membership, form: Form, upload: UploadedFile[bytes]) 
             org_id=form.org_id,
             form=form,
             created_by=actor,
-            file_name=Path(upload.name or "import").name[:200],
+            file_name=Path((upload.name or "import").replace("\x00", "")).name[:200] or "import",
             message=mapping.message(),
         )
         job.file.save(job.file_name, upload, save=False)
@@ -364,10 +435,19 @@ def _finish(job: ImportJob, state: str, message: str = "") -> None:
     )
 
 
+class _Abandoned(Exception):
+    """The job was declared stopped (no progress for ``STALE_AFTER``) while this worker ran."""
+
+
+# Failures of the database itself end the job; any other error fails only the row.
+_INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError)
+
+
 def run_import(job_id: int) -> ImportJob | None:
     """Import a pending job's file; the job ends ``done`` or ``failed`` with its counts."""
+    now = timezone.now()
     claimed = ImportJob.objects.filter(pk=job_id, state=ImportJob.State.PENDING).update(
-        state=ImportJob.State.RUNNING, started_at=timezone.now()
+        state=ImportJob.State.RUNNING, started_at=now, heartbeat_at=now
     )
     job = (
         ImportJob.objects.select_related("form__app", "form__published_version", "created_by")
@@ -378,6 +458,9 @@ def run_import(job_id: int) -> ImportJob | None:
         return job  # unknown, or already taken by another worker
     try:
         _import(job)
+    except _Abandoned:
+        logger.warning("Import %s went on after it was declared stopped", job_id)
+        job.refresh_from_db()
     except TackError as exc:
         _finish(job, ImportJob.State.FAILED, exc.message)
     except csv.Error as exc:
@@ -419,52 +502,132 @@ def _import(job: ImportJob) -> None:
         }
         job.total_rows = max(total - 1, 0)
         ImportJob.objects.filter(pk=job.pk).update(total_rows=job.total_rows)
-        chunk: list[dict[str, Any]] = []
-        numbers: list[int] = []
-        for row_number, row in enumerate(iterator, start=2):
-            if row_number > MAX_ROWS + 1:  # a workbook whose size info lied
-                raise Conflict(
-                    _("The import stopped after %(n)s rows; the rows before were imported.")
-                    % {"n": f"{MAX_ROWS:,}"},
-                    code="too_many_rows",
-                )
+        chunk: list[Row] = []
+        reader = read_rows(iterator, first=2, limit=MAX_ROWS + 1)
+        stopped: TackError | None = None
+        while True:
+            try:
+                row_number, row = next(reader)
+            except StopIteration:
+                break
+            except TackError as exc:  # an unreadable row, too many rows: keep the rows before
+                stopped = exc
+                break
             if _blank(row):
                 continue
-            chunk.append(_row_data(columns, row))
-            numbers.append(row_number)
+            chunk.append(row_data(columns, row, row_number))
             if len(chunk) >= CHUNK_ROWS:
-                _import_chunk(job, actor, form, chunk, numbers)
-                chunk, numbers = [], []
+                _import_chunk(job, actor, form, chunk)
+                chunk = []
         if chunk:
-            _import_chunk(job, actor, form, chunk, numbers)
+            _import_chunk(job, actor, form, chunk)
+        if stopped is not None:
+            raise stopped
     job.total_rows = job.processed_rows
 
 
-def _import_chunk(
-    job: ImportJob, actor: Membership, form: Form, chunk: list[dict[str, Any]], numbers: list[int]
-) -> None:
-    # first_row=0: errors come back keyed by the offset in the chunk.
-    result = do_bulk_create_records(actor, form, chunk, source=Record.Source.IMPORT, first_row=0)
-    for offset in sorted(result.errors):
+def _create(
+    actor: Membership, form: Form, rows: list[Row]
+) -> tuple[int, dict[int, dict[str, list[str]]]]:
+    """Validate and insert ``rows`` (all or none of the good ones); errors by row number."""
+    with transaction.atomic():  # a database error rolls back to here, not the caller's work
+        # first_row=0: errors come back keyed by the offset in the list.
+        result = do_bulk_create_records(
+            actor, form, [row.data for row in rows], source=Record.Source.IMPORT, first_row=0
+        )
+    return result.created, {rows[offset].number: errs for offset, errs in result.errors.items()}
+
+
+def _create_robustly(
+    job: ImportJob, actor: Membership, form: Form, rows: list[Row]
+) -> tuple[int, dict[int, dict[str, list[str]]]]:
+    """``_create``; if a row breaks the validation or insert of the chunk in an unexpected
+    way, the rows are retried one by one and the one that breaks is reported alone."""
+    try:
+        return _create(actor, form, rows)
+    except (TackError, *_INFRASTRUCTURE_ERRORS):
+        raise
+    except Exception:
+        if len(rows) == 1:
+            logger.exception("Import %s: row %s could not be imported", job.pk, rows[0].number)
+            return 0, {rows[0].number: {"data": [_("This row could not be imported.")]}}
+        logger.warning("Import %s: a chunk failed, retrying row by row", job.pk, exc_info=True)
+    created, errors = 0, {}
+    for row in rows:
+        count, bad = _create_robustly(job, actor, form, [row])
+        created += count
+        errors.update(bad)
+    return created, errors
+
+
+def _import_chunk(job: ImportJob, actor: Membership, form: Form, rows: list[Row]) -> None:
+    errors = {row.number: row.errors for row in rows if row.errors}
+    good = [row for row in rows if not row.errors]
+    created = 0
+    if good:
+        created, bad = _create_robustly(job, actor, form, good)
+        errors.update(bad)
+    for number in sorted(errors):
         if len(job.errors) < MAX_STORED_ERRORS:
-            job.errors.append({"row": numbers[offset], "fields": result.errors[offset]})
-    job.processed_rows += len(chunk)
-    job.created_count += result.created
-    job.error_count += len(result.errors)
+            job.errors.append({"row": number, "fields": errors[number]})
+    job.processed_rows += len(rows)
+    job.created_count += created
+    job.error_count += len(errors)
     job.total_rows = max(job.total_rows, job.processed_rows)
-    ImportJob.objects.filter(pk=job.pk).update(
-        processed_rows=job.processed_rows,
-        created_count=job.created_count,
-        error_count=job.error_count,
-        total_rows=job.total_rows,
-        errors=job.errors,
-    )
+    progress = {
+        "processed_rows": job.processed_rows,
+        "created_count": job.created_count,
+        "error_count": job.error_count,
+        "total_rows": job.total_rows,
+        "errors": job.errors,
+    }
+    running = ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.RUNNING)
+    if not running.update(**progress, heartbeat_at=timezone.now()):
+        # Declared stopped meanwhile: keep the counts true, and stop here.
+        ImportJob.objects.filter(pk=job.pk).update(
+            **progress, message=_stopped_message(job.created_count, job.message)
+        )
+        raise _Abandoned
+
+
+# --- jobs that stopped ---------------------------------------------------------------------
+
+
+def _stopped_message(created: int, message: str) -> str:
+    stopped = _("The import stopped; %(n)s rows were imported. Import the rest again.") % {
+        "n": f"{created:,}"
+    }
+    return " ".join(p for p in (stopped, message) if p)[:500]
+
+
+def expire_stale(jobs: list[ImportJob]) -> list[ImportJob]:
+    """Jobs ``running`` without progress for ``STALE_AFTER`` (their worker died) become
+    ``failed``, saying how many rows were imported; the others are returned unchanged."""
+    cutoff = timezone.now() - STALE_AFTER
+    for job in jobs:
+        if job.state != ImportJob.State.RUNNING:
+            continue
+        last = job.heartbeat_at or job.started_at or job.created_at
+        if last >= cutoff:
+            continue
+        job.state = ImportJob.State.FAILED
+        job.finished_at = timezone.now()
+        job.message = _stopped_message(job.created_count, job.message)
+        # Only if it is still running and still silent: a worker may just have moved it.
+        silent = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True)
+        ImportJob.objects.filter(silent, pk=job.pk, state=ImportJob.State.RUNNING).update(
+            state=job.state, finished_at=job.finished_at, message=job.message
+        )
+        job.refresh_from_db()
+    return jobs
 
 
 def imports_for(actor: Membership, form: Form) -> list[ImportJob]:
     """A form's recent imports (manage level), newest first."""
     check_app_level(actor, form.app, "manage")
-    return list(ImportJob.objects.filter(org_id=form.org_id, form=form).order_by("-id")[:50])
+    return expire_stale(
+        list(ImportJob.objects.filter(org_id=form.org_id, form=form).order_by("-id")[:50])
+    )
 
 
 def access_import(actor: Membership, job_id: Any) -> ImportJob:
@@ -480,4 +643,5 @@ def access_import(actor: Membership, job_id: Any) -> ImportJob:
     )
     if job is None or "manage" not in app_levels(actor, job.form.app):
         raise NotFound(_("Import not found."))
+    expire_stale([job])
     return job

@@ -31,7 +31,11 @@ from lowcode.models import Form, ImportJob, PublicLink
 class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
     form_id = serializers.IntegerField(read_only=True)
     state = serializers.CharField(
-        read_only=True, help_text="pending, running, done (see the counts and errors) or failed."
+        read_only=True,
+        help_text=(
+            "pending, running, done (see the counts and errors) or failed. A running import "
+            "that made no progress for 10 minutes is shown as failed (its worker stopped)."
+        ),
     )
     errors = serializers.ListField(child=serializers.DictField(), read_only=True)  # type: ignore[assignment]
 

@@ -80,6 +80,9 @@ class ImportJob(models.Model):
     message = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Moved by the worker after every chunk: a running job silent for 10 minutes has
+    # lost its worker and is shown as failed (lowcode.imports.expire_stale).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -216,3 +216,40 @@ def test_under_asgi_the_file_streams_as_an_async_iterator():
     # in the main thread for the rest of the session.
     with ThreadPoolExecutor(1) as pool:
         assert pool.submit(asyncio.run, collect()).result() == chunks
+
+
+def xlsx_rows(response) -> list[list]:
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content)
+    sheet = load_workbook(io.BytesIO(body)).worksheets[0]
+    return [list(row) for row in sheet.iter_rows()]
+
+
+def test_xlsx_export_drops_characters_a_workbook_cannot_hold(api, owner, form):
+    # Stored before text fields refused control characters: it must still export whole.
+    records = [do_create_record(owner, form, {"batch": f"C{i}"})[0] for i in range(3)]
+    Record.objects.filter(pk=records[0].pk).update(data={"batch": "a\x0bb\x1fc"})
+    Record.objects.filter(pk=records[1].pk).update(data={"batch": "\x0b=HYPERLINK(1)"})
+    version = form.published_version
+    version.fields = [
+        {**f, "label": f"Qty\x1f{f['label']}"} if f["key"] == "qty" else f for f in version.fields
+    ]
+    version.save(update_fields=["fields"])
+    rows = xlsx_rows(api(owner).get(export_url(form, **{"as": "xlsx"})))
+    assert rows[0][2].value == "QtyQuantity"
+    batches = {row[1].value: row[1] for row in rows[1:]}
+    assert set(batches) == {"abc", "'=HYPERLINK(1)", "C2"}
+    # What a control character hid is still no formula once the character is gone.
+    assert batches["'=HYPERLINK(1)"].data_type == "s"
+    csv_rows = read_csv(api(owner).get(export_url(form)))
+    assert {row[1] for row in csv_rows[1:]} == {"abc", "'=HYPERLINK(1)", "C2"}
+
+
+def test_formula_in_a_field_label_is_defused_in_the_header(api, owner, make_form):
+    label = '=HYPERLINK("http://evil.test","Click")'
+    form = make_form([{"key": "a", "type": "text", "label": label}, *FIELDS[1:3]])
+    do_create_record(owner, form, {"a": "x"})
+    header = xlsx_rows(api(owner).get(export_url(form, **{"as": "xlsx"})))[0]
+    assert header[1].value == "'" + label
+    assert header[1].data_type == "s"  # not "f": no live formula
+    assert read_csv(api(owner).get(export_url(form)))[0][1] == "'" + label

@@ -409,3 +409,238 @@ def test_import_partial_renders_with_only_the_form(rf, form):
     assert "csrfmiddlewaretoken" in html
     assert "lowcode/import.js" in html
     assert "<progress" in html
+
+
+# --- one bad cell or row never ends the import --------------------------------------------
+
+
+def money_form(make_form):
+    return make_form(
+        [
+            {"key": "batch", "type": "text", "label": "Batch"},
+            {"key": "cost", "type": "money", "label": "Cost"},
+        ]
+    )
+
+
+@pytest.mark.parametrize("bad", ["Infinity", "sNaN", "-inf"])
+def test_an_unreadable_money_cell_is_that_rows_error(
+    make_form, owner, bad, django_capture_on_commit_callbacks
+):
+    form = money_form(make_form)
+    content = f"batch,cost\nB1,1.00\nB2,{bad}\nB3,3.00\n".encode()
+    job = start(owner, form, "money.csv", content, django_capture_on_commit_callbacks)
+    assert (job.state, job.created_count, job.error_count) == ("done", 2, 1), job.message
+    assert [e["row"] for e in job.errors] == [3]
+    assert [key.split(".")[0] for key in job.errors[0]["fields"]] == ["cost"]
+    assert {
+        r.data["batch"]: r.data["cost"]["amount"] for r in Record.objects.filter(form=form)
+    } == {
+        "B1": 100,
+        "B3": 300,
+    }
+
+
+def test_a_cell_no_field_type_expected_fails_only_its_cell(
+    owner, form, monkeypatch, django_capture_on_commit_callbacks
+):
+    original = imports.cell_value
+
+    def fragile(definition, ftype, raw):
+        if raw == "kaput":
+            raise OverflowError("cannot convert Infinity to integer")
+        return original(definition, ftype, raw)
+
+    monkeypatch.setattr(imports, "cell_value", fragile)
+    content = b"Batch number,Quantity,Price\nB1,1,1.00\nB2,kaput,2.00\nB3,3,3.00\n"
+    job = start(owner, form, "kaput.csv", content, django_capture_on_commit_callbacks)
+    assert (job.state, job.created_count, job.error_count) == ("done", 2, 1), job.message
+    assert job.errors == [{"row": 3, "fields": {"qty": ["This value could not be read."]}}]
+    assert set(records(form)) == {"B1", "B3"}
+
+
+def test_a_nul_character_fails_only_its_cell(owner, form, django_capture_on_commit_callbacks):
+    content = b"Batch number,Quantity\nB1,1\nB\x002,2\nB3,3\n"
+    job = start(owner, form, "nul.csv", content, django_capture_on_commit_callbacks)
+    assert (job.state, job.created_count, job.error_count) == ("done", 2, 1), job.message
+    assert job.errors == [
+        {"row": 3, "fields": {"batch": ["Text may not contain control characters."]}}
+    ]
+    assert set(records(form)) == {"B1", "B3"}
+
+
+def test_a_nul_character_in_the_header_is_dropped(owner, form, django_capture_on_commit_callbacks):
+    content = b"Batch number,Col\x00our\nB1,red\n"
+    job = start(owner, form, "nul.csv", content, django_capture_on_commit_callbacks)
+    assert (job.state, job.created_count) == ("done", 1)
+    assert "Colour" in job.message
+
+
+def test_a_row_that_breaks_validation_is_reported_alone(
+    owner, form, monkeypatch, django_capture_on_commit_callbacks
+):
+    original = imports.do_bulk_create_records
+
+    def fragile(actor, form, rows, **kwargs):
+        if any(row.get("batch") == "BOOM" for row in rows):
+            raise RuntimeError("a bug in some field type")
+        return original(actor, form, rows, **kwargs)
+
+    monkeypatch.setattr(imports, "do_bulk_create_records", fragile)
+    content = b"Batch number,Quantity\nB1,1\nBOOM,2\nB3,x\nB4,4\n"
+    job = start(owner, form, "boom.csv", content, django_capture_on_commit_callbacks)
+    assert (job.state, job.created_count, job.error_count) == ("done", 2, 2), job.message
+    by_row = {e["row"]: e["fields"] for e in job.errors}
+    assert by_row == {3: {"data": ["This row could not be imported."]}, 4: by_row[4]}
+    assert list(by_row[4]) == ["qty"]  # the ordinary validation error is still reported
+    assert set(records(form)) == {"B1", "B4"}
+
+
+def test_a_database_failure_still_fails_the_job(
+    owner, form, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.db import OperationalError
+
+    def down(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(imports, "do_bulk_create_records", down)
+    job = start(owner, form, "down.csv", b"Batch number\nB1\n", django_capture_on_commit_callbacks)
+    assert job.state == ImportJob.State.FAILED
+    assert "internal error" in job.message
+    assert job.created_count == 0
+
+
+# --- cells over the csv module's limit ----------------------------------------------------
+
+
+def test_a_csv_cell_over_the_field_limit_is_400_at_upload(
+    api, owner, form, django_capture_on_commit_callbacks
+):
+    content = ("Batch number,Quantity\nB1,1\n" + '"' + "x" * 200_000 + '",2\n').encode()
+    response = post(api, owner, form, "huge.csv", content, django_capture_on_commit_callbacks)
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "cell_too_long"
+    assert "Row 3" in error["message"]
+    assert "file" in error["fields"]
+    assert not ImportJob.objects.exists()
+
+
+def test_a_csv_cell_over_the_field_limit_fails_a_queued_job_cleanly(
+    owner, form, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        job = imports.do_start_import(owner, form, upload("late.csv", b"Batch number\nB1\n"))
+    huge = ("Batch number\nB1\n" + "x" * 200_000 + "\n").encode()
+    with job.file.open("wb") as handle:  # the stored file changed after the upload check
+        handle.write(huge)
+    for callback in callbacks:
+        callback()
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.FAILED
+    assert "Row 3" in job.message and "characters" in job.message
+
+
+def test_rows_read_before_the_row_limit_are_imported(
+    owner, form, monkeypatch, django_capture_on_commit_callbacks
+):
+    content = b"Batch number\nB1\nB2\nB3\nB4\n"
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        job = imports.do_start_import(owner, form, upload("long.csv", content))
+    monkeypatch.setattr(imports, "MAX_ROWS", 2)  # as if the workbook's size info had lied
+    for callback in callbacks:
+        callback()
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.FAILED
+    assert "after 2 rows" in job.message
+    assert job.created_count == 2
+    assert set(records(form)) == {"B1", "B2"}
+
+
+# --- jobs whose worker died ---------------------------------------------------------------
+
+
+def running_job(form, owner, *, silent_for, **counts):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    last = timezone.now() - silent_for
+    return ImportJob.objects.create(
+        org_id=form.org_id,
+        form=form,
+        created_by=owner,
+        file_name="big.csv",
+        state=ImportJob.State.RUNNING,
+        started_at=last - timedelta(minutes=5),
+        heartbeat_at=last,
+        message="Columns that match no field were not imported: Colour.",
+        **counts,
+    )
+
+
+def test_a_running_job_without_progress_for_ten_minutes_is_shown_failed(api, owner, form):
+    from datetime import timedelta
+
+    stale = running_job(form, owner, silent_for=timedelta(minutes=11), created_count=4_000)
+    alive = running_job(form, owner, silent_for=timedelta(minutes=9), created_count=2_000)
+    base = f"/api/v1/orgs/{form.org_id}/lowcode/imports/"
+    body = api(owner).get(f"{base}{stale.pk}/").json()
+    assert body["state"] == "failed"
+    assert body["message"].startswith(
+        "The import stopped; 4,000 rows were imported. Import the rest again."
+    )
+    assert "Colour" in body["message"]
+    assert body["finished_at"] is not None
+    stale.refresh_from_db()
+    assert stale.state == ImportJob.State.FAILED  # stored, not only shown
+    assert api(owner).get(f"{base}{alive.pk}/").json()["state"] == "running"
+    listed = {j["id"]: j["state"] for j in api(owner).get(f"{base}?form={form.pk}").json()}
+    assert listed == {stale.pk: "failed", alive.pk: "running"}
+    # An old job from before the heartbeat existed: its start time counts.
+    ImportJob.objects.filter(pk=alive.pk).update(heartbeat_at=None, started_at=stale.started_at)
+    assert api(owner).get(f"{base}{alive.pk}/").json()["state"] == "failed"
+
+
+def test_the_worker_moves_the_heartbeat_after_every_chunk(
+    owner, form, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
+    beats = []
+    original = imports._import_chunk
+
+    def spy(job, *args):
+        original(job, *args)
+        beats.append(ImportJob.objects.get(pk=job.pk).heartbeat_at)
+
+    monkeypatch.setattr(imports, "_import_chunk", spy)
+    content = ("Batch number\n" + "".join(f"B{i}\n" for i in range(5))).encode()
+    start(owner, form, "five.csv", content, django_capture_on_commit_callbacks)
+    assert len(beats) == 3 and all(beats) and beats == sorted(beats)
+
+
+def test_a_worker_that_was_declared_stopped_stops(
+    owner, form, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
+    original = imports._import_chunk
+    calls = []
+
+    def slow(job, *args):
+        calls.append(1)
+        if len(calls) == 2:  # meanwhile, someone read the job and found it silent
+            ImportJob.objects.filter(pk=job.pk).update(
+                state=ImportJob.State.FAILED, message="The import stopped; 2 rows ..."
+            )
+        original(job, *args)
+
+    monkeypatch.setattr(imports, "_import_chunk", slow)
+    content = ("Batch number\n" + "".join(f"B{i}\n" for i in range(5))).encode()
+    job = start(owner, form, "five.csv", content, django_capture_on_commit_callbacks)
+    assert len(calls) == 2  # the third chunk was not imported
+    assert job.state == ImportJob.State.FAILED
+    assert job.created_count == 4
+    assert job.message.startswith("The import stopped; 4 rows were imported.")
+    assert Record.objects.filter(form=form).count() == 4
+    assert not job.file

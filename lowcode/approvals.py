@@ -30,10 +30,24 @@ chain; departments without another manager are skipped). Only active members cou
 Conditions compare the record's value of a published field: ``gt gte lt lte eq ne in``
 (``in`` takes a list). Money compares its amount in minor units (fen, cents): "more
 than 10,000.00" is ``{"op": "gt", "value": 1000000}``. A missing value never matches
-(except ``ne``). A node whose condition is false is skipped (step ``skip``).
+(except ``ne``), except that an unticked checkbox (stored as absent) is ``false``;
+checkbox conditions take ``true``/``false`` (or the strings ``"true"``/``"false"``). A
+node whose condition is false is skipped (step ``skip``).
 
-A node whose approvers resolve to nobody is approved automatically with an
-``auto_approve`` step saying why, as DingTalk does, so a submission never gets stuck.
+Nobody approves their own submission: the submitter is left out of every node's
+approvers, cannot be handed a task (``do_transfer``) and may not approve a task they
+somehow hold. A member approves at most once per node, and a task cannot be
+transferred to anyone who already holds (or held) a task in that node.
+
+A node whose approvers resolve to nobody (no department manager, a public-link
+submission without a submitter, or only the submitter) is never approved
+automatically. It falls back (step ``fallback``, whose comment and ``data.reason`` say
+why) to the app's managers (``manage`` level: the members, roles and departments the
+app grants it, its creator, and org owners and admins), except the submitter, who then
+approve it as an ``any`` node (the first approval decides). When the app has no such
+manager, the org's owners and admins are asked; when there is nobody at all, the node
+stays pending without approvers (``data.to`` is ``"nobody"``) until the submitter
+withdraws it.
 
 Modes: ``sequential`` (one approver at a time, in order; the others ``waiting``),
 ``all`` (countersign: everyone must approve) and ``any`` (or-sign: the first approval
@@ -42,6 +56,11 @@ instance and cancels every open task. Every action writes an ``ApprovalStep``.
 
 State machine (``INSTANCE_TRANSITIONS``, ``TASK_TRANSITIONS``): an action that is not
 allowed in the current state raises ``Conflict`` (409, code ``invalid_transition``).
+
+Records: while its approval is pending a record cannot be edited or deleted by anyone
+(409 ``approval_locked``). Once approved, only an app manager who is not the submitter
+may change or delete it; that clears the record's ``approval_state`` and writes an
+``edit_after_approval`` step on the approval.
 """
 
 from __future__ import annotations
@@ -64,9 +83,11 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from core.audit import record_audit
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.models import Department, DepartmentMember, Membership
+from core.permissions import role_permissions
 from lowcode import hooks
 from lowcode.access import app_levels, check_app_level
 from lowcode.models import (
+    App,
     ApprovalCc,
     ApprovalFlow,
     ApprovalInstance,
@@ -82,6 +103,7 @@ MAX_NODES = 20
 MAX_REMINDERS = 3
 URGE_INTERVAL = timedelta(hours=1)
 COMMENT_MAX = 1000
+MAX_ID = 2**63 - 1  # ids are 64-bit: a larger one must be a 400, not a database error
 
 Instance = ApprovalInstance.State
 Task = ApprovalTask.State
@@ -99,7 +121,7 @@ _APPROVERS: dict[str, Any] = {
             "minItems": 1,
             "maxItems": 100,
             "uniqueItems": True,
-            "items": {"type": "integer", "minimum": 1},
+            "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
         },
         "role": {"enum": list(Membership.Role.values)},
         "level": {"type": "integer", "minimum": 1, "maximum": 10},
@@ -213,6 +235,10 @@ def _condition_problem(field: dict[str, Any], op: str, value: Any) -> str | None
         values = value
     else:
         values = [value]
+    if field["type"] == "checkbox":
+        if op not in ("eq", "ne", "in") or any(_flag(item) is None for item in values):
+            return _("Compare a checkbox with true or false.")
+        return None
     numeric = field["type"] in ("number", "money")
     for item in values:
         if numeric and _number(item) is None:
@@ -252,6 +278,15 @@ def _number(value: Any) -> Decimal | None:
     return None
 
 
+def _flag(value: Any) -> bool | None:
+    """A checkbox value or condition operand as a boolean (None: not a boolean)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
 def condition_holds(fields: list[dict[str, Any]], data: dict[str, Any], condition: Any) -> bool:
     """Whether a node's condition is true for a record's ``data``."""
     if not condition:
@@ -260,6 +295,18 @@ def condition_holds(fields: list[dict[str, Any]], data: dict[str, Any], conditio
     op: str = condition["op"]
     expected = condition["value"]
     actual = data.get(condition["field"])
+    if field is not None and field["type"] == "checkbox":
+        # An unticked box is stored as absent: it is false, not missing.
+        ticked = bool(_flag(actual)) if actual is not None else False
+        wanted = [
+            _flag(v)
+            for v in (expected if op == "in" and isinstance(expected, list) else [expected])
+        ]
+        if op == "in":
+            return ticked in wanted
+        if op in ("eq", "ne") and wanted[0] is not None:
+            return (ticked == wanted[0]) == (op == "eq")
+        return False
     if actual is None or actual == "" or actual == []:
         return op == "ne"
     if field is not None and field["type"] in ("number", "money"):
@@ -541,20 +588,16 @@ def _enter_nodes(instance: ApprovalInstance, start: int) -> None:
             _add_ccs(
                 instance, resolve_approvers(node["cc"], instance.org_id, instance.submitter), index
             )
-        approvers = resolve_approvers(node["approvers"], instance.org_id, instance.submitter)
-        if not approvers:
-            _step(
-                instance,
-                "auto_approve",
-                None,
-                node_index=index,
-                comment=_(
-                    "No approver could be found for this step; it was approved automatically."
-                ),
-                data={"reason": "no_approvers"},
-            )
-            continue
+        resolved = resolve_approvers(node["approvers"], instance.org_id, instance.submitter)
+        # Nobody approves their own submission.
+        approvers = [m for m in resolved if m.pk != instance.submitter_id]
         mode = node.get("mode", "sequential")
+        if not approvers:
+            approvers = _fall_back(instance, node, index, only_submitter=bool(resolved))
+            mode = "any"
+            if not approvers:  # nobody at all: the node waits (the submitter may withdraw)
+                instance.save(update_fields=["current_node"])
+                return
         due = _due(node)
         tasks = ApprovalTask.objects.bulk_create(
             [
@@ -577,6 +620,100 @@ def _enter_nodes(instance: ApprovalInstance, start: int) -> None:
         return
     instance.current_node = max(len(nodes) - 1, 0)
     _finish(instance, "approve", Instance.APPROVED, None)
+
+
+def app_managers(app: App, *, exclude: int | None = None) -> list[Membership]:
+    """The active members holding ``manage`` in ``app`` (at most 100), by id.
+
+    The app's ``manage`` grant (roles, members, departments), its creator, and the roles
+    allowed to manage every app (org owners and admins unless the org changed that).
+    """
+    grant = (app.permissions or {}).get("manage") or {}
+    admin_roles = [
+        role
+        for role in Membership.Role.values
+        if "lowcode.app.manage_all" in role_permissions(app.org_id, role)
+    ]
+    who = Q(role__in=[*admin_roles, *grant.get("roles", [])]) | Q(pk__in=grant.get("members", []))
+    if app.created_by_id is not None:
+        who |= Q(pk=app.created_by_id)
+    if grant.get("departments"):
+        who |= Q(department_links__department_id__in=grant["departments"])
+    candidates = _active(app.org_id).filter(who).distinct().select_related("user").order_by("id")
+    if exclude is not None:
+        candidates = candidates.exclude(pk=exclude)
+    return [m for m in candidates[:200] if "manage" in app_levels(m, app)][:100]
+
+
+_FALLBACK_REASONS = {
+    "no_submitter": pgettext_lazy(
+        "approval fallback", "The submission came from a public link: no department manager."
+    ),
+    "no_manager": pgettext_lazy("approval fallback", "No department manager for the submitter."),
+    "only_submitter": pgettext_lazy(
+        "approval fallback", "The only approver is the submitter, who cannot approve it."
+    ),
+    "no_approvers": pgettext_lazy("approval fallback", "No approver could be found for this step."),
+}
+_FALLBACK_TARGETS = {
+    "app_managers": pgettext_lazy("approval fallback", "Sent to the app's managers."),
+    "org_admins": pgettext_lazy(
+        "approval fallback",
+        "The app has no other manager; sent to the organisation's owners and admins.",
+    ),
+    "nobody": pgettext_lazy(
+        "approval fallback",
+        "Nobody else can approve it; it stays pending until the submitter withdraws it.",
+    ),
+}
+
+
+def _fall_back(
+    instance: ApprovalInstance, node: dict[str, Any], index: int, *, only_submitter: bool
+) -> list[Membership]:
+    """Who approves a node that resolved to nobody but the submitter; writes a ``fallback`` step.
+
+    The app's managers, else the org's owners and admins, always without the submitter;
+    possibly nobody. Never an automatic approval.
+    """
+    if only_submitter:
+        reason = "only_submitter"
+    elif node["approvers"]["kind"] in ("manager", "nth_manager"):
+        reason = "no_submitter" if instance.submitter_id is None else "no_manager"
+    else:
+        reason = "no_approvers"
+    app = Record.objects.select_related("form__app").get(pk=instance.record_id).form.app
+    approvers = app_managers(app, exclude=instance.submitter_id)
+    target = "app_managers"
+    if not approvers:
+        target = "org_admins"
+        approvers = list(
+            _active(instance.org_id)
+            .filter(role__in=[Membership.Role.OWNER, Membership.Role.ADMIN])
+            .exclude(pk=instance.submitter_id or 0)
+            .select_related("user")
+            .order_by("id")[:100]
+        )
+    if not approvers:
+        target = "nobody"
+        logger.warning("approval %s: nobody can approve node %s", instance.pk, index)
+    _step(
+        instance,
+        "fallback",
+        None,
+        node_index=index,
+        comment=f"{_FALLBACK_REASONS[reason]} {_FALLBACK_TARGETS[target]}",
+        data={"reason": reason, "to": target, "members": [m.pk for m in approvers]},
+    )
+    return approvers
+
+
+def _node_mode(instance: ApprovalInstance, index: int) -> str:
+    """The node's mode; a node that fell back to other approvers is ``any``."""
+    if ApprovalStep.objects.filter(instance=instance, node_index=index, action="fallback").exists():
+        return "any"
+    mode: str = _nodes(instance)[index].get("mode", "sequential")
+    return mode
 
 
 def _add_ccs(instance: ApprovalInstance, members: list[Membership], node_index: int | None) -> None:
@@ -640,8 +777,14 @@ def _my_task(actor: Membership, instance: ApprovalInstance, action: str) -> Appr
     if not mine:
         raise Forbidden(_("You are not an approver of this approval."), code="not_approver")
     check_instance_transition(instance, action)
+    if action == "approve" and instance.submitter_id == actor.pk:
+        raise Forbidden(_("You cannot approve your own submission."), code="self_approval")
     for task in mine:
         if task.state == Task.PENDING and task.node_index == instance.current_node:
+            if action == "approve" and any(
+                t.state == Task.APPROVED and t.node_index == task.node_index for t in mine
+            ):
+                raise Conflict(_("You have already approved this step."), code="already_approved")
             return task
     if any(t.state == Task.WAITING for t in mine):
         raise _invalid(_("It is not your turn to approve yet."))
@@ -684,7 +827,7 @@ def do_approve(
         data={"task": task.pk},
     )
     node = _nodes(instance)[task.node_index]
-    mode = node.get("mode", "sequential")
+    mode = _node_mode(instance, task.node_index)
     open_tasks = list(
         ApprovalTask.objects.filter(
             instance=instance, node_index=task.node_index, state__in=OPEN_TASK_STATES
@@ -759,12 +902,19 @@ def do_transfer(
         raise ValidationFailed(
             _("Choose someone else."), fields={"member_id": [_("You cannot transfer to yourself.")]}
         )
+    if target.pk == instance.submitter_id:
+        raise ValidationFailed(
+            _("Choose someone else."),
+            fields={"member_id": [_("The submitter cannot approve their own submission.")]},
+        )
+    # Anyone who holds or held a task in this step (even one already approved): one
+    # person must never count twice in a countersign.
     if ApprovalTask.objects.filter(
-        instance=instance, node_index=task.node_index, approver=target, state__in=OPEN_TASK_STATES
+        instance=instance, node_index=task.node_index, approver=target
     ).exists():
         raise ValidationFailed(
             _("This member already approves this step."),
-            fields={"member_id": [_("Already an approver.")]},
+            fields={"member_id": [_("Already an approver of this step.")]},
         )
     _move_task(task, "transfer")
     task.acted_at = timezone.now()
@@ -936,7 +1086,11 @@ def allowed_actions(member: Membership, instance: ApprovalInstance) -> list[str]
     if ApprovalTask.objects.filter(
         instance=instance, approver=member, state=Task.PENDING, node_index=instance.current_node
     ).exists():
-        allowed += ["approve", "reject", "transfer"]
+        allowed += (
+            ["reject", "transfer"]
+            if instance.submitter_id == member.pk
+            else ["approve", "reject", "transfer"]
+        )
     if instance.submitter_id == member.pk:
         allowed += ["withdraw", "urge"]
     return allowed
@@ -1023,15 +1177,55 @@ def _start_on_create(actor: Membership | None, record: Record) -> None:
 
 
 def _locked_while_in_approval(actor: Membership, record: Record) -> None:
+    """``hooks.RECORD_WRITE_CHECKS``: pending records are locked; approved ones nearly.
+
+    Pending: nobody edits or deletes it. Approved: only an app manager who is not the
+    submitter may, and that clears the record's approval state and writes an
+    ``edit_after_approval`` step (in the write's transaction: a refused write undoes it).
+    Restoring a deleted record changes no data and is not locked.
+    """
     if record.approval_state not in (Instance.PENDING, Instance.APPROVED):
         return
-    if "manage" in app_levels(actor, record.form.app):
+    if record.deleted_at is not None:
         return
-    raise Conflict(
-        _("This record is pending approval or approved; it cannot be changed.")
-        if record.approval_state == Instance.PENDING
-        else _("This record has been approved; it cannot be changed."),
-        code="approval_locked",
+    if record.approval_state == Instance.PENDING:
+        raise Conflict(
+            _("This record is pending approval; it cannot be changed."), code="approval_locked"
+        )
+    instance = (
+        ApprovalInstance.objects.select_for_update()
+        .filter(org_id=record.org_id, record_id=record.pk, state=Instance.APPROVED)
+        .order_by("-id")
+        .first()
+    )
+    submitter_id = instance.submitter_id if instance is not None else record.created_by_id
+    if (
+        "manage" not in app_levels(actor, record.form.app)
+        or actor.pk == submitter_id
+        or actor.pk == record.created_by_id
+    ):
+        raise Conflict(
+            _("This record has been approved; it cannot be changed."), code="approval_locked"
+        )
+    Record.objects.filter(pk=record.pk).update(approval_state="")
+    record.approval_state = ""
+    if instance is not None:
+        _step(
+            instance,
+            "edit_after_approval",
+            actor,
+            node_index=None,
+            comment=_(
+                "Changed after approval by an app manager; the record is no longer approved."
+            ),
+            data={"previous_state": Instance.APPROVED},
+        )
+    record_audit(
+        actor.org,
+        actor.user,
+        "lowcode.record.edited_after_approval",
+        record,
+        data={"approval": instance.pk if instance is not None else None},
     )
 
 

@@ -11,8 +11,16 @@ Flow definition (``PUT forms/<id>/approval-flow/``; see ``lowcode.approvals``)::
                 "cc": <approver spec>, "time_limit_hours": 24}],
      "cc": <approver spec>}
 
-Money conditions compare minor units. A node whose approvers resolve to nobody is
-approved automatically (an ``auto_approve`` step says so).
+Money conditions compare minor units; checkbox conditions take true/false (an unticked
+box is false). Member ids are at most 2**63 - 1.
+
+The submitter never approves their own submission: they are left out of the approvers,
+and a task cannot be transferred to them (nor to the actor, nor to anyone holding or
+having held a task in that node: 400 on ``member_id``). A node whose approvers resolve
+to nobody is never approved automatically: it goes to the app's managers (else the org's
+owners and admins), who decide it as an ``any`` node; a ``fallback`` step says why and to
+whom (``data.reason``, ``data.to``: ``app_managers``, ``org_admins`` or ``nobody``).
+Nodes report the mode they actually run in.
 """
 
 from __future__ import annotations
@@ -224,8 +232,14 @@ def _detail(member: Membership, instance: ApprovalInstance) -> dict[str, Any]:
     )
     steps = list(instance.steps.select_related("actor__user").order_by("id"))
     nodes = instance.definition.get("nodes", [])
+    fell_back = {s.node_index for s in steps if s.action == "fallback"}
     body["nodes"] = [
-        {"index": i, "name": node["name"], "mode": node.get("mode", "sequential"), "state": state}
+        {
+            "index": i,
+            "name": node["name"],
+            "mode": "any" if i in fell_back else node.get("mode", "sequential"),
+            "state": state,
+        }
         for i, (node, state) in enumerate(
             zip(nodes, _node_states(instance, tasks, steps), strict=True)
         )

@@ -300,14 +300,204 @@ def test_role_approvers_are_the_active_members_with_that_role(owner, org, form, 
     assert states(instance) == [(first.pk, "pending"), (second.pk, "pending")]
 
 
-def test_nobody_to_approve_is_approved_automatically_with_a_step(owner, form, member):
+def fallback_step(instance):
+    return ApprovalStep.objects.get(instance=instance, action="fallback")
+
+
+def test_nobody_to_approve_goes_to_the_app_managers_not_approved(owner, form, member, people):
+    manager = people[0]
+    form.app.permissions["manage"]["members"] = [manager.pk]
+    form.app.save(update_fields=["permissions"])
     do_save_flow(owner, form, {"nodes": [node("n1", {"kind": "nth_manager", "level": 5})]})
     record, instance = submit(form, member)
-    assert instance.state == "approved" and instance.finished_at is not None
-    step = ApprovalStep.objects.get(instance=instance, action="auto_approve")
-    assert step.node_index == 0 and step.data == {"reason": "no_approvers"} and step.comment
+    assert instance.state == "pending" and instance.finished_at is None
+    # The owner manages every app (and created this one); the app grants manage to one.
+    assert states(instance) == [(owner.pk, "pending"), (manager.pk, "pending")]
+    step = fallback_step(instance)
+    assert step.node_index == 0 and step.actor_id is None
+    assert step.data == {
+        "reason": "no_manager",
+        "to": "app_managers",
+        "members": [owner.pk, manager.pk],
+    }
+    assert step.comment == ("No department manager for the submitter. Sent to the app's managers.")
+    assert not ApprovalStep.objects.filter(instance=instance, action="auto_approve").exists()
     record.refresh_from_db()
-    assert record.approval_state == "approved"
+    assert record.approval_state == "pending"
+    # The managers decide as an "any" node: the first approval completes it.
+    do_approve(manager, instance)
+    assert refreshed(instance).state == "approved"
+    assert states(instance) == [(owner.pk, "cancelled"), (manager.pk, "approved")]
+
+
+def test_member_in_no_department_reaching_a_manager_node_is_not_approved(
+    api, owner, admin, form, member
+):
+    do_save_flow(owner, form, {"nodes": [node("n1", {"kind": "manager"})]})
+    response = api(member).post(
+        f"/api/v1/orgs/{owner.org_id}/lowcode/records/",
+        {"form": form.pk, "data": {"title": "Yacht", "amount": {"amount": 10**12}}},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["approval_state"] == "pending"
+    instance = ApprovalInstance.objects.get(record_id=response.json()["id"])
+    assert instance.state == "pending"
+    assert states(instance) == [(owner.pk, "pending"), (admin.pk, "pending")]
+    assert fallback_step(instance).data["reason"] == "no_manager"
+    detail = api(admin).get(base(admin) + f"{instance.pk}/").json()
+    assert detail["nodes"] == [{"index": 0, "name": "N1", "mode": "any", "state": "pending"}]
+    assert [s["action"] for s in detail["steps"]] == ["submit", "fallback"]
+    assert detail["allowed_actions"] == ["approve", "reject", "transfer"]
+
+
+def test_public_link_submission_goes_to_the_app_managers(client, owner, form):
+    from lowcode.public import do_create_public_link
+
+    do_save_flow(owner, form, {"nodes": [node("n1", {"kind": "manager"})]})
+    _link, token = do_create_public_link(owner, form)
+    response = client.post(f"/f/{token}/", {"title": "Anon", "amount": "10000"})
+    assert response.status_code == 302
+    instance = ApprovalInstance.objects.get(record__form=form)
+    assert instance.submitter_id is None and instance.state == "pending"
+    assert states(instance) == [(owner.pk, "pending")]
+    step = fallback_step(instance)
+    assert (step.data["reason"], step.data["to"]) == ("no_submitter", "app_managers")
+    assert step.comment == (
+        "The submission came from a public link: no department manager. Sent to the app's managers."
+    )
+
+
+def test_fallback_without_app_managers_asks_the_org_admins(owner, org, form, add_member):
+    from core.models import RoleGrant
+    from core.permissions import forget_role_grants
+
+    admin = add_member(org, "admin")
+    RoleGrant.objects.create(
+        org=org, role="admin", permission="lowcode.app.manage_all", granted=False
+    )
+    forget_role_grants(org.pk)
+    assert approvals.app_managers(form.app, exclude=owner.pk) == []
+    do_save_flow(owner, form, {"nodes": [node("n1", {"kind": "manager"})]})
+    _record, instance = submit(form, owner)
+    assert states(instance) == [(admin.pk, "pending")]
+    assert fallback_step(instance).data == {
+        "reason": "no_manager",
+        "to": "org_admins",
+        "members": [admin.pk],
+    }
+
+
+def test_fallback_with_nobody_but_the_submitter_stays_pending(owner, form):
+    do_save_flow(owner, form, {"nodes": [node("n1", {"kind": "manager"})]})
+    record, instance = submit(form, owner)  # the owner is the org's only manager
+    instance = refreshed(instance)
+    assert instance.state == "pending" and states(instance) == []
+    step = fallback_step(instance)
+    assert step.data == {"reason": "no_manager", "to": "nobody", "members": []}
+    assert "until the submitter withdraws it" in step.comment
+    record.refresh_from_db()
+    assert record.approval_state == "pending"
+    do_withdraw(owner, instance)
+    assert refreshed(instance).state == "withdrawn"
+
+
+# --- self-approval --------------------------------------------------------------------
+
+
+def test_submitter_is_left_out_of_the_approvers(owner, org, form, add_member):
+    admin, other_admin = add_member(org, "admin"), add_member(org, "admin")
+    do_save_flow(owner, form, {"nodes": [node("n1", {"kind": "role", "role": "admin"})]})
+    _record, instance = submit(form, admin)
+    assert states(instance) == [(other_admin.pk, "pending")]
+    assert not ApprovalStep.objects.filter(instance=instance, action="fallback").exists()
+    with pytest.raises(Forbidden):
+        do_approve(admin, instance)
+
+
+def test_admin_cannot_approve_their_own_submission_to_an_admin_node(api, owner, admin, form):
+    do_save_flow(owner, form, {"nodes": [node("n1", {"kind": "role", "role": "admin"})]})
+    response = api(admin).post(
+        f"/api/v1/orgs/{owner.org_id}/lowcode/records/",
+        {"form": form.pk, "data": {"title": "Mine", "amount": {"amount": 99_999_900}}},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    instance = ApprovalInstance.objects.get(record_id=response.json()["id"])
+    # The only admin is the submitter: the app's other managers (the owner) approve.
+    assert states(instance) == [(owner.pk, "pending")]
+    assert fallback_step(instance).data["reason"] == "only_submitter"
+    approve = api(admin).post(base(admin) + f"{instance.pk}/approve/", {}, format="json")
+    assert approve.status_code == 403
+    assert refreshed(instance).state == "pending"
+    assert api(admin).get(base(admin) + f"{instance.pk}/").json()["allowed_actions"] == [
+        "withdraw",
+        "urge",
+    ]
+
+
+def test_a_task_the_submitter_holds_cannot_approve(owner, form, member, people):
+    do_save_flow(owner, form, {"nodes": [node("n1", members_spec(people[0]))]})
+    _record, instance = submit(form, member)
+    ApprovalTask.objects.filter(instance=instance).update(approver=member)  # an older approval
+    with pytest.raises(Forbidden) as caught:
+        do_approve(member, instance)
+    assert caught.value.code == "self_approval"
+    assert approvals.allowed_actions(member, refreshed(instance)) == [
+        "reject",
+        "transfer",
+        "withdraw",
+        "urge",
+    ]
+
+
+def test_transfer_to_the_submitter_is_refused(api, owner, form, member, people):
+    a = people[0]
+    do_save_flow(owner, form, {"nodes": [node("n1", members_spec(a))]})
+    _record, instance = submit(form, member)
+    response = api(a).post(
+        base(a) + f"{instance.pk}/transfer/", {"member_id": member.pk}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert "member_id" in response.json()["error"]["fields"]
+    assert states(instance) == [(a.pk, "pending")]
+    assert api(member).post(base(member) + f"{instance.pk}/approve/", {}).status_code == 403
+
+
+def test_countersign_needs_two_people_not_one_twice(api, owner, admin, form, member):
+    do_save_flow(owner, form, {"nodes": [node("n1", members_spec(owner, admin), mode="all")]})
+    _record, instance = submit(form, member)
+    url = base(owner) + f"{instance.pk}/"
+    assert api(owner).post(url + "approve/", {}, format="json").status_code == 200
+    moved = api(admin).post(url + "transfer/", {"member_id": owner.pk}, format="json")
+    assert moved.status_code == 400, moved.content
+    assert "member_id" in moved.json()["error"]["fields"]
+    assert api(owner).post(url + "approve/", {}, format="json").status_code == 409
+    assert refreshed(instance).state == "pending"
+    assert states(instance) == [(owner.pk, "approved"), (admin.pk, "pending")]
+
+
+def test_transfer_refuses_anyone_with_a_task_in_the_step(owner, form, member, people):
+    a, b, c = people[:3]
+    do_save_flow(owner, form, {"nodes": [node("n1", members_spec(a, b), mode="all")]})
+    _record, instance = submit(form, member)
+    do_transfer(a, instance, c.pk)
+    for holder in (a, b):  # a's task was transferred (done), b's is open
+        with pytest.raises(ValidationFailed) as caught:
+            do_transfer(c, instance, holder.pk)
+        assert "member_id" in caught.value.fields
+
+
+def test_a_member_approves_a_step_at_most_once(owner, form, member, people):
+    a, b = people[:2]
+    do_save_flow(owner, form, {"nodes": [node("n1", members_spec(a, b), mode="all")]})
+    _record, instance = submit(form, member)
+    do_approve(a, instance)
+    ApprovalTask.objects.filter(instance=instance, approver=b).update(approver=a)  # older data
+    with pytest.raises(Conflict) as caught:
+        do_approve(a, instance)
+    assert caught.value.code == "already_approved"
+    assert refreshed(instance).state == "pending"
 
 
 # --- modes ---------------------------------------------------------------------
@@ -436,6 +626,103 @@ def test_conditions(condition, holds):
     data = {"kind": "travel", "amount": {"amount": 500, "currency": "CNY"}}
     assert approvals.condition_holds(FIELDS, data, condition) is holds
     assert approvals.condition_holds(FIELDS, {}, condition) is (condition["op"] == "ne")
+
+
+CHECKBOX = [{"key": "urgent", "type": "checkbox", "label": "Urgent"}]
+
+
+@pytest.mark.parametrize(
+    ("data", "condition", "holds"),
+    [
+        ({}, {"op": "eq", "value": False}, True),  # unticked: stored as absent
+        ({}, {"op": "ne", "value": True}, True),
+        ({}, {"op": "eq", "value": True}, False),
+        ({"urgent": True}, {"op": "eq", "value": True}, True),
+        ({"urgent": True}, {"op": "eq", "value": False}, False),
+        ({"urgent": True}, {"op": "eq", "value": "true"}, True),
+        ({"urgent": True}, {"op": "ne", "value": "TRUE"}, False),
+        ({}, {"op": "eq", "value": "false"}, True),
+        ({"urgent": False}, {"op": "eq", "value": "false"}, True),
+        ({}, {"op": "in", "value": [False]}, True),
+        ({"urgent": True}, {"op": "in", "value": ["false"]}, False),
+    ],
+)
+def test_checkbox_conditions(data, condition, holds):
+    condition = {"field": "urgent", **condition}
+    assert approvals.condition_holds(CHECKBOX, data, condition) is holds
+
+
+def test_unticked_checkbox_takes_its_branch(owner, make_form, member, people):
+    form = make_form([{"key": "title", "type": "text", "label": "T"}, *CHECKBOX])
+    routine, rush = people[:2]
+    do_save_flow(
+        owner,
+        form,
+        {
+            "nodes": [
+                node(
+                    "routine",
+                    members_spec(routine),
+                    condition={"field": "urgent", "op": "eq", "value": False},
+                ),
+                node(
+                    "rush",
+                    members_spec(rush),
+                    condition={"field": "urgent", "op": "eq", "value": "true"},
+                ),
+            ]
+        },
+    )
+    calm, _created = do_create_record(member, form, {"title": "a", "urgent": False})
+    hurry, _created = do_create_record(member, form, {"title": "b", "urgent": True})
+    assert states(ApprovalInstance.objects.get(record=calm)) == [(routine.pk, "pending")]
+    assert states(ApprovalInstance.objects.get(record=hurry)) == [(rush.pk, "pending")]
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"field": "urgent", "op": "eq", "value": "yes"},
+        {"field": "urgent", "op": "eq", "value": 1},
+        {"field": "urgent", "op": "gt", "value": True},
+        {"field": "urgent", "op": "in", "value": [True, "maybe"]},
+    ],
+)
+def test_checkbox_conditions_take_true_or_false(owner, make_form, condition):
+    form = make_form(CHECKBOX)
+    with pytest.raises(ValidationFailed) as caught:
+        do_save_flow(owner, form, {"nodes": [node("n1", {"kind": "manager"}, condition=condition)]})
+    assert "definition.nodes.0.condition.value" in caught.value.fields
+
+
+@pytest.mark.parametrize("huge", [2**63, 10**30])
+@pytest.mark.parametrize("where", ["approvers", "cc", "flow_cc"])
+def test_huge_member_ids_are_400(api, owner, form, huge, where):
+    spec = {"kind": "members", "members": [huge]}
+    first = node("n1", spec if where == "approvers" else {"kind": "manager"})
+    if where == "cc":
+        first["cc"] = spec
+    definition = {"nodes": [first], **({"cc": spec} if where == "flow_cc" else {})}
+    response = api(owner).put(
+        f"/api/v1/orgs/{owner.org_id}/lowcode/forms/{form.pk}/approval-flow/",
+        {"definition": definition},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    path = {
+        "approvers": "definition.nodes.0.approvers.members.0",
+        "cc": "definition.nodes.0.cc.members.0",
+        "flow_cc": "definition.cc.members.0",
+    }[where]
+    assert path in response.json()["error"]["fields"], response.json()
+
+
+def test_largest_id_is_an_unknown_member_not_an_error(owner, form):
+    with pytest.raises(ValidationFailed) as caught:
+        do_save_flow(
+            owner, form, {"nodes": [node("n1", {"kind": "members", "members": [2**63 - 1]})]}
+        )
+    assert "definition.nodes.0.approvers.members" in caught.value.fields
 
 
 def test_node_cc_and_flow_cc(owner, form, member, people):
@@ -612,14 +899,65 @@ def test_flow_changes_do_not_affect_running_approvals(owner, form, pending, peop
 # --- records: lock, visibility, field usage ------------------------------------------
 
 
-def test_pending_record_is_locked_for_the_submitter_but_not_for_managers(pending, member, owner):
+def test_pending_record_is_locked_for_everyone(pending, member, owner):
+    record = Record.objects.get(pk=pending.record_id)
+    for who in (member, owner):  # the submitter, and a manager of the app
+        with pytest.raises(Conflict) as caught:
+            do_update_record(who, record, {"title": "Changed"})
+        assert caught.value.code == "approval_locked"
+        with pytest.raises(Conflict):
+            do_delete_record(who, record)
+    record.refresh_from_db()
+    assert record.data["title"] == "Trip" and record.deleted_at is None
+
+
+def test_approved_record_is_locked_for_its_submitter_even_a_manager(api, owner, admin, form):
+    do_save_flow(owner, form, {"nodes": [node("n1", members_spec(owner))]})
+    form.app.permissions["manage"]["members"] = [admin.pk]
+    form.app.save(update_fields=["permissions"])
+    record, instance = submit(form, admin, amount=100)
+    do_approve(owner, instance)
+    response = api(admin).patch(
+        f"/api/v1/orgs/{owner.org_id}/lowcode/records/{record.pk}/",
+        {"data": {"amount": {"amount": 1_000_000, "currency": "CNY"}}},
+        format="json",
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "approval_locked"
+    record.refresh_from_db()
+    assert record.data["amount"]["amount"] == 100 and record.approval_state == "approved"
+
+
+def test_approved_record_is_locked_for_a_submitter_without_manage(pending, member, people):
+    do_approve(people[0], pending)
     record = Record.objects.get(pk=pending.record_id)
     with pytest.raises(Conflict) as caught:
         do_update_record(member, record, {"title": "Changed"})
     assert caught.value.code == "approval_locked"
-    with pytest.raises(Conflict):
-        do_delete_record(member, record)
-    do_update_record(owner, record, {"title": "Fixed by admin"})
+
+
+def test_another_manager_may_edit_an_approved_record_which_is_no_longer_approved(
+    api, pending, member, owner, people
+):
+    do_approve(people[0], pending)
+    record = Record.objects.get(pk=pending.record_id)
+    url = f"/api/v1/orgs/{owner.org_id}/lowcode/records/{record.pk}/"
+    # A refused write leaves the approval as it was.
+    bad = api(owner).patch(url, {"data": {"amount": {"amount": "lots"}}}, format="json")
+    assert bad.status_code == 400
+    record.refresh_from_db()
+    assert record.approval_state == "approved"
+    assert not ApprovalStep.objects.filter(instance=pending, action="edit_after_approval").exists()
+    response = api(owner).patch(url, {"data": {"title": "Fixed"}}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["approval_state"] == ""
+    record.refresh_from_db()
+    assert record.approval_state == "" and record.data["title"] == "Fixed"
+    step = ApprovalStep.objects.get(instance=pending, action="edit_after_approval")
+    assert step.actor_id == owner.pk and step.data == {"previous_state": "approved"}
+    assert refreshed(pending).state == "approved"  # the history keeps what was decided
+    detail = api(member).get(base(member) + f"{pending.pk}/").json()
+    assert detail["steps"][-1]["action"] == "edit_after_approval"
 
 
 def test_withdrawn_or_rejected_record_can_be_edited_again(pending, member):
@@ -958,7 +1296,8 @@ def test_finished_instances_allow_nothing(state, action):
 
 
 def test_deleted_records_are_not_reminded_nor_approvable_from_chat(api, owner, pending, people):
-    do_delete_record(owner, Record.objects.get(pk=pending.record_id))
+    # Deleted before pending records were locked (or by a later bulk clean-up).
+    Record.objects.filter(pk=pending.record_id).update(deleted_at=timezone.now())
     ApprovalTask.objects.filter(instance=pending).update(due_at=timezone.now() - timedelta(hours=1))
     assert send_due_reminders() == 0
     message = card_message(ApprovalTask.objects.get(instance=pending))

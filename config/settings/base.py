@@ -263,6 +263,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MembershipRoleEnum": "core.models.Membership.Role",
         "MembershipStatusEnum": "core.models.Membership.Status",
+        "ConnectionScheduleEnum": "connectors.models.Connection.Schedule",
     },
 }
 

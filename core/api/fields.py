@@ -17,3 +17,15 @@ class IdField(serializers.IntegerField):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", MAX_ID)
         super().__init__(**kwargs)
+
+
+def with_fields(serializer: Any, **extra: serializers.Field[Any, Any, Any, Any]) -> Any:
+    """``get_fields()`` plus fields whose names clash with Serializer attributes
+    (``fields``, ``data``, ``help``, ``required``...), which cannot be class attributes."""
+    fields = (
+        serializers.Serializer.get_fields(serializer)
+        if not isinstance(serializer, serializers.ModelSerializer)
+        else serializers.ModelSerializer.get_fields(serializer)
+    )
+    fields.update(extra)
+    return fields

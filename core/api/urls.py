@@ -33,4 +33,5 @@ urlpatterns = [
     path("orgs/<int:org_id>/", include(orgs.urls)),
     path("orgs/<int:org_id>/", include("im.api.urls")),
     path("orgs/<int:org_id>/lowcode/", include("lowcode.api.urls")),
+    path("orgs/<int:org_id>/connectors/", include("connectors.api.urls")),
 ]

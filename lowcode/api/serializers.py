@@ -8,22 +8,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from core.api.fields import IdField
+from core.api.fields import IdField, with_fields
 from lowcode.models import App, Form, FormVersion, LookupPage, Record, RecordChange
 
 MAX_KEY = 80
-
-
-def with_fields(serializer: Any, **extra: serializers.Field[Any, Any, Any, Any]) -> Any:
-    """``get_fields()`` plus fields whose names clash with Serializer attributes
-    (``fields``, ``data``, ``help``, ``required``...), which cannot be class attributes."""
-    fields = (
-        serializers.Serializer.get_fields(serializer)
-        if not isinstance(serializer, serializers.ModelSerializer)
-        else serializers.ModelSerializer.get_fields(serializer)
-    )
-    fields.update(extra)
-    return fields
 
 
 @extend_schema_field(OpenApiTypes.OBJECT)

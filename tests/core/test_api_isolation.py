@@ -160,7 +160,26 @@ def _pk_factories(org, owner, add_member) -> dict[str, Callable[[], object]]:
         record = do_create_record(owner, form, {"batch": "A-secret"})[0]
         return ApprovalInstance.objects.get(record=record).pk
 
+    def connector_connection():
+        return _connection(owner).pk
+
+    def connector_run():
+        from django.db import transaction
+
+        from connectors.actions import do_create_form_from_stream, do_request_sync
+        from lowcode.actions import do_create_app
+
+        connection = _connection(owner)
+        do_create_form_from_stream(
+            owner, connection, stream="parties", app=do_create_app(owner, name="A's CRM")
+        )
+        with transaction.atomic():  # the queued task would run on commit; tests never commit
+            run, _created = do_request_sync(owner, connection)
+        return run.pk
+
     return {
+        "connector-connection": connector_connection,
+        "connector-run": connector_run,
         "lowcode-approval": lowcode_approval,
         "lowcode-form-approval-flow": lowcode_approval_flow,
         "lowcode-report": lowcode_report,
@@ -180,6 +199,13 @@ def _pk_factories(org, owner, add_member) -> dict[str, Callable[[], object]]:
         "bot": bot,
         "message-card": card_message,
     }
+
+
+def _connection(owner):
+    from connectors.actions import do_create_connection
+
+    config = {"url": "http://127.0.0.1:9", "database": "a", "username": "a", "password": "a-pw"}
+    return do_create_connection(owner, type="tryton", name="A's ERP", config=config)
 
 
 def _lowcode_form(owner):
@@ -273,16 +299,22 @@ def _snapshot(org) -> tuple:
         ),
         AuditLogEntry.objects.filter(org=org).count(),
         _lowcode_snapshot(org),
+        _app_snapshot(org, "connectors"),
         tuple(type(org).objects.filter(pk=org.pk).values_list("name", "brand_name", "brand_color")),
     )
 
 
 def _lowcode_snapshot(org) -> tuple:
     """Every low-code table of organisation A, as rows (so any change shows)."""
+    return _app_snapshot(org, "lowcode")
+
+
+def _app_snapshot(org, label: str) -> tuple:
+    """Every table of app ``label`` for organisation A, as rows (so any change shows)."""
     from django.apps import apps
 
     rows = []
-    for model in apps.get_app_config("lowcode").get_models():
+    for model in apps.get_app_config(label).get_models():
         fields = [f.attname for f in model._meta.concrete_fields]
         rows.append(tuple(model.objects.filter(org=org).order_by("pk").values_list(*fields)))
     return tuple(rows)

@@ -24,11 +24,8 @@ from tests.core.test_api_isolation import _fill, _pk_factories, org_routes
 
 def _public_link_token(owner):
     from lowcode.actions import do_create_app, do_create_form, do_publish_form, do_update_app
+    from lowcode.public import do_create_public_link
 
-    try:
-        from lowcode.public import do_create_public_link
-    except ImportError:  # pragma: no cover - public links land with the entry helpers
-        return None
     app = do_create_app(owner, name="Forms")
     form = do_create_form(
         owner, app, name="Feedback", fields=[{"key": "text", "type": "text", "label": "T"}]
@@ -36,7 +33,7 @@ def _public_link_token(owner):
     do_publish_form(owner, form)
     do_update_app(owner, app, is_published=True)
     issued = do_create_public_link(owner, form, name="Everyone")
-    return issued[1] if isinstance(issued, tuple) else None
+    return issued[1]
 
 
 @pytest.fixture
@@ -50,9 +47,22 @@ def secrets(owner, member, add_member, caplog):
         "bot signing secret": bot.signing_secret,
         "bot incoming key": bot.incoming_key,
     }
-    link = _public_link_token(owner)
-    if link:
-        found["public link token"] = link
+    from connectors.actions import do_create_connection
+
+    connector_password = "connector-password-" + "x" * 12
+    do_create_connection(
+        owner,
+        type="tryton",
+        name="ERP",
+        config={
+            "url": "http://127.0.0.1:9",
+            "database": "erp",
+            "username": "sync",
+            "password": connector_password,
+        },
+    )
+    found["connector password"] = connector_password
+    found["public link token"] = _public_link_token(owner)
     assert all(len(v) >= 20 for v in found.values())
     return found
 

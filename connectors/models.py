@@ -194,3 +194,89 @@ class SyncedRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.destination_id}:{self.external_id}"
+
+
+class Scenario(models.Model):
+    """One REST endpoint an organisation defines by chaining connector actions.
+
+    ``steps``: ``[{"id": "customer", "connection": 3, "action": "find_party",
+    "params": {"name": "{{input.customer}}"}}, ...]``; a later step reads earlier results as
+    ``{{steps.customer.id}}``. ``output`` maps response keys to such templates.
+    """
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="scenarios")
+    slug = models.SlugField(max_length=60)
+    name = models.CharField(max_length=80)
+    description = models.CharField(max_length=500, blank=True)
+    input_schema = models.JSONField(default=dict, blank=True)
+    steps = models.JSONField(default=list)
+    output = models.JSONField(default=dict, blank=True)
+    timeout_seconds = models.PositiveIntegerField(default=15)
+    enabled = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        Membership, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["slug"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["org", "slug"], name="connectors_scenario_slug")
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class ScenarioToken(models.Model):
+    """A token that can run one scenario and nothing else (only its hash is stored)."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=80)
+    prefix = models.CharField(max_length=12)
+    token_hash = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        Membership, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["org", "token_hash"], name="connectors_scenario_token")
+        ]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["token_hash"], name="connectors_scenario_token_hash")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.scenario_id})"
+
+
+class ScenarioRun(models.Model):
+    """One call of a scenario: who, how long, the outcome (inputs and results are not kept:
+    they may hold personal data; the step outcomes are)."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="runs")
+    member = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    token = models.ForeignKey(
+        ScenarioToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ok = models.BooleanField(default=False)
+    steps = models.JSONField(default=list)  # [{"id", "ok", "ms", "error"}]
+    error = models.CharField(max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.scenario_id} at {self.at:%Y-%m-%d %H:%M}"

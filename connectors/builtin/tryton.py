@@ -289,6 +289,10 @@ def _flatten(stream: str, row: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _parse_ts(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
@@ -298,6 +302,16 @@ class TrytonConnector(ConnectorType):
     label = "Tryton ERP/CRM"
     description = "Customers, products, sale orders and opportunities from Tryton."
     actions: ClassVar[tuple[Action, ...]] = (
+        Action(
+            "find_party",
+            "Find a customer by name or code",
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name"],
+                "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200}},
+            },
+        ),
         Action(
             "create_party",
             "Create a customer",
@@ -467,6 +481,23 @@ class TrytonConnector(ConnectorType):
         self, config: Mapping[str, Any], action: str, params: Mapping[str, Any]
     ) -> dict[str, Any]:
         client = TrytonClient(config)
+        if action == "find_party":
+            found = client.call(
+                "party.party",
+                "search_read",
+                [
+                    "OR",
+                    [("name", "ilike", "%" + _like_escape(params["name"]) + "%")],
+                    [("code", "=", params["name"])],
+                ],
+                0,
+                1,
+                [["id", "ASC"]],
+                ["name", "code"],
+            )
+            if not found:
+                raise SourceSystemError(f"No customer named {params['name']!r} in Tryton.")
+            return {"id": found[0]["id"], "name": found[0]["name"], "code": found[0]["code"]}
         if action == "create_party":
             party: dict[str, Any] = {"name": params["name"]}
             if params.get("code"):

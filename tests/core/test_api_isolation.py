@@ -177,7 +177,22 @@ def _pk_factories(org, owner, add_member) -> dict[str, Callable[[], object]]:
             run, _created = do_request_sync(owner, connection)
         return run.pk
 
+    def scenario():
+        from connectors.scenarios import do_save_scenario
+
+        steps = [
+            {
+                "id": "find",
+                "connection": _connection(owner).pk,
+                "action": "find_party",
+                "params": {"name": "{{input.name}}"},
+            }
+        ]
+        return do_save_scenario(owner, {"name": "A's lookup", "steps": steps})
+
     return {
+        "connector-scenario": lambda: scenario().pk,
+        "connector-scenario-slug": lambda: scenario().slug,
         "connector-connection": connector_connection,
         "connector-run": connector_run,
         "lowcode-approval": lowcode_approval,
@@ -260,6 +275,8 @@ def _fill(route: Route, factories, org, add_member) -> str:
             values[placeholder] = add_member(org, "member").pk
         elif placeholder == "emoji":
             values[placeholder] = "thumbsup"
+        elif placeholder == "slug":
+            values[placeholder] = factories["connector-scenario-slug"]()
         elif placeholder == "file_id":
             values[placeholder] = 1  # the record (pk) is A's: refused before the file
         else:

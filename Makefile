@@ -17,6 +17,7 @@ SERVICES_REDIS_URL    ?= redis://127.0.0.1:6379/0
 $(BIN)/.installed: requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e examples/tack-connector-example
 	touch $@
 
 install: $(BIN)/.installed

@@ -15,7 +15,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("o/<int:org_id>/chat/", include("im.urls")),
     path("o/<int:org_id>/apps/", include("lowcode.urls")),
+    path("o/<int:org_id>/connectors/", include("connectors.urls")),
     path("f/", include("lowcode.public_urls")),  # public form links
+    path("hooks/connectors/", include("connectors.webhook_urls")),  # pushed records
     path("hooks/", include("im.webhooks")),  # public incoming webhooks (bots)
     path("", include("core.urls")),
 ]

@@ -103,6 +103,8 @@ def do_receive_push(
     signature: str | None,
 ) -> SyncRun:
     """One signed webhook call. Raises NotFound, SignatureRejected, ValidationFailed, Conflict."""
+    if not 0 < connection_id < 2**63:  # beyond any id the database can hold
+        raise NotFound(_("Unknown webhook."))
     connection = Connection.objects.filter(pk=connection_id, type=WebhookConnector.type).first()
     if connection is None:
         raise NotFound(_("Unknown webhook."))

@@ -484,12 +484,23 @@ class RestConnector(ConnectorType):
         )
 
     def discover(self, config: Mapping[str, Any]) -> list[Stream]:
+        items = [
+            item
+            for item in config.get("streams") or []
+            if isinstance(item, dict) and item.get("name")
+        ]
+        return self._describe(config, items)
+
+    def stream(self, config: Mapping[str, Any], name: str) -> Stream:
+        """One stream, inferring only its own fields (a sync asks for one at a time)."""
+        (found,) = self._describe(config, [self._stream_config(config, name)])
+        return found
+
+    def _describe(self, config: Mapping[str, Any], items: list[dict[str, Any]]) -> list[Stream]:
         found: list[Stream] = []
         client: RestClient | None = None
         try:
-            for item in config.get("streams") or []:
-                if not isinstance(item, dict) or not item.get("name"):
-                    continue
+            for item in items:
                 primary_key = _primary_key(item.get("primary_key"))
                 cursor_field = item.get("cursor_field") or None
                 if item.get("fields"):

@@ -207,6 +207,7 @@ def test_unknown_connection_or_stream_is_404(hook, owner):
     connection, secret, _destination = hook
     body = {"number": "SO-1"}
     assert _post(connection.pk + 1000, body, secret).status_code == 404
+    assert _post(10**30, body, secret).status_code == 404  # beyond a bigint: still 404
     assert _post(connection.pk, body, secret, stream="invoices").status_code == 404
     pulled = do_create_connection(
         owner, type="example_catalog", name="Not a webhook", config={"seed": 1, "count": 3}

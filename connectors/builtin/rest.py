@@ -417,6 +417,7 @@ class RestConnector(ConnectorType):
                 "client_auth_in_body": {"type": "boolean", "default": False},
                 "headers": {
                     "type": "object",
+                    "description": "Extra request headers, stored in clear: not for secrets.",
                     "maxProperties": 20,
                     "additionalProperties": {"type": "string", "maxLength": 1000},
                 },

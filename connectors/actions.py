@@ -76,7 +76,8 @@ def check_config(
     kept = decrypt_secrets(previous.secrets) if previous is not None else {}
     secret_keys = connector.secret_fields()
     for key in secret_keys:
-        if config.get(key) == MASK and key in kept:
+        # The mask, or leaving the key out, keeps the stored secret; "" clears it.
+        if (key not in config or config.get(key) == MASK) and key in kept:
             config[key] = kept[key]
     validator = Draft202012Validator(connector.spec(), format_checker=FormatChecker())
     errors: dict[str, list[str]] = {}
@@ -158,6 +159,7 @@ def do_create_connection(
     connection.next_sync_at = next_sync_time(connection)
     connection.save()
     record_audit(actor.org, actor.user, "connectors.connection.create", connection, ip=ip)
+    connection.issued = connector.issue_credentials(actor, connection)  # type: ignore[attr-defined]
     return connection
 
 
@@ -324,9 +326,11 @@ def do_create_form_from_stream(
             "type": _FIELD_TYPES[field.type],
             "label": field.label or field.name,
         }
+        indexed = field.name in found.primary_key or field.name == found.cursor_field
         if field.type == "string":
-            definition["options"] = {"max_length": 1000}
-        if field.name in found.primary_key or field.name == found.cursor_field:
+            # Indexed text is capped so the field's B-tree index can always hold it.
+            definition["options"] = {"max_length": 500 if indexed else 1000}
+        if indexed:
             definition["indexed"] = True
         fields.append(definition)
         mapping[key] = field.name

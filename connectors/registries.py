@@ -162,6 +162,11 @@ class ConnectorType:
     ) -> dict[str, Any]:
         raise ConfigError(f"{self.type} has no action {action!r}")
 
+    def issue_credentials(self, actor: Any, connection: Any) -> dict[str, str]:
+        """Credentials Tack makes for a new connection (an inbound webhook's signing
+        secret), returned once to show the creator; stored encrypted by the connector."""
+        return {}
+
     # --- helpers -------------------------------------------------------------------
     def secret_fields(self) -> set[str]:
         """Top-level configuration keys marked ``x-secret`` in the spec."""

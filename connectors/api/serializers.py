@@ -82,6 +82,16 @@ class ConnectionSerializer(serializers.ModelSerializer[Connection]):
         return SyncRunSerializer(run).data if run is not None else None
 
 
+class ConnectionCreatedSerializer(ConnectionSerializer):
+    """A new connection, with the credentials Tack made for it (shown this once only)."""
+
+    issued = AnyJSONField(read_only=True, default=dict)
+
+    class Meta(ConnectionSerializer.Meta):
+        fields = [*ConnectionSerializer.Meta.fields, "issued"]
+        read_only_fields = fields
+
+
 class ConnectionWriteSerializer(serializers.Serializer[Any]):
     type = serializers.CharField(max_length=80)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)

@@ -60,11 +60,25 @@ class ConnectionViewSet(OrgScopedViewSet):
     def list(self, request: Request, org_id: int) -> Response:
         return Response(s.ConnectionSerializer(self.get_queryset(), many=True).data)
 
-    @extend_schema(request=s.ConnectionWriteSerializer, responses={201: s.ConnectionSerializer})
+    @extend_schema(
+        request=s.ConnectionWriteSerializer, responses={201: s.ConnectionCreatedSerializer}
+    )
     def create(self, request: Request, org_id: int) -> Response:
         data = _parse(s.ConnectionWriteSerializer, request)
         connection = actions.do_create_connection(self.membership, ip=self.ip, **data)
-        return Response(s.ConnectionSerializer(connection).data, status=status.HTTP_201_CREATED)
+        return Response(
+            s.ConnectionCreatedSerializer(connection).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request: Request, org_id: int, pk: str) -> Response:
+        """A new signing secret for an inbound webhook (shown once; the old one stops)."""
+        from connectors.builtin.webhook import SECRET_KEY, do_rotate_webhook_secret
+
+        connection = access_connection(self.membership, pk)
+        secret = do_rotate_webhook_secret(self.membership, connection, ip=self.ip)
+        return Response({SECRET_KEY: secret})
 
     def retrieve(self, request: Request, org_id: int, pk: str) -> Response:
         return Response(s.ConnectionSerializer(access_connection(self.membership, pk)).data)

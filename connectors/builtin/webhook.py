@@ -142,6 +142,13 @@ class WebhookConnector(ConnectorType):
             },
         }
 
+    def issue_credentials(self, actor: Any, connection: Any) -> dict[str, str]:
+        secret = do_rotate_webhook_secret(actor, connection)
+        return {
+            SECRET_KEY: secret,
+            "url": f"/hooks/connectors/{connection.pk}/<stream>/",
+        }
+
     def check(self, config: Mapping[str, Any]) -> CheckResult:
         if not config.get(SECRET_KEY):
             return CheckResult(True, "Ready; generate the signing secret to start receiving.")

@@ -175,3 +175,26 @@ def test_destination_into_an_app_i_cannot_manage_is_refused(
     )
     assert response.status_code == 404  # an unpublished app of someone else: invisible
     assert not app.forms.exists()
+
+
+def test_a_webhook_connection_shows_its_signing_secret_once(org, owner, api):
+    body = {
+        "type": "webhook",
+        "name": "Shop",
+        "config": {"streams": [{"name": "orders", "primary_key": "id"}]},
+    }
+    created = api(owner).post(url(org, "connections/"), body, format="json")
+    assert created.status_code == 201, created.content
+    secret = created.json()["issued"]["signing_secret"]
+    assert len(secret) >= 30
+    shown = api(owner).get(url(org, f"connections/{created.json()['id']}/")).content.decode()
+    assert secret not in shown
+    rotated = api(owner).post(url(org, f"connections/{created.json()['id']}/rotate-secret/"))
+    assert rotated.status_code == 200 and rotated.json()["signing_secret"] != secret
+    # A config update that leaves the secret out keeps it.
+    connection = Connection.objects.get(pk=created.json()["id"])
+    api(owner).patch(
+        url(org, f"connections/{connection.pk}/"), {"config": body["config"]}, format="json"
+    )
+    connection.refresh_from_db()
+    assert decrypt_secrets(connection.secrets)["signing_secret"] == rotated.json()["signing_secret"]

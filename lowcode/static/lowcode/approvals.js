@@ -20,7 +20,9 @@
   var foot = document.querySelector("[data-inbox-foot]");
   var detail = document.querySelector("[data-detail]");
   var inbox = document.querySelector("[data-inbox]");
-  var ACTIONS = { submit: T.act_start, approve: T.act_approve, reject: T.act_reject, transfer: T.act_transfer, withdraw: T.act_withdraw, urge: T.act_urge, comment: T.act_comment, auto_approve: T.act_auto };
+  var ACTIONS = { submit: T.act_start, approve: T.act_approve, reject: T.act_reject, transfer: T.act_transfer, withdraw: T.act_withdraw, urge: T.act_urge, comment: T.act_comment, auto_approve: T.act_auto,
+    fallback: T.act_fallback, edit_after_approval: T.act_edit_after_approval, skip: T.act_skip,
+    cc: T.act_cc, finish: T.act_finish, remind: T.act_remind };
 
   function paintTabs() {
     tabs.forEach(function (tab) {

@@ -185,3 +185,69 @@ def test_sale_order_created_from_tack_is_held_by_tryton(tryton, owner):
         {"opportunity": opportunity, "state": "opportunity"},
     )
     assert moved["state"] == "opportunity"
+
+
+def test_new_sale_orders_post_cards_into_a_group(
+    tryton, owner, member, django_capture_on_commit_callbacks
+):
+    from connectors.actions import do_save_destination
+    from im.actions import do_create_group
+    from im.models import Message
+
+    client = tryton.client()
+    (party,) = client.call("party.party", "create", [{"name": "Acme Foods"}])
+    (product,) = client.call("product.product", "search", [], 0, 1, None)
+    connection = _connection(owner, tryton)
+    do_run_connector_action(
+        owner,
+        connection,
+        "create_sale_order",
+        {"party": party, "reference": "SO-1042", "lines": [{"product": product, "quantity": 1000}]},
+    )
+    sales = do_create_group(owner, name="Sales", member_ids=[member.pk])
+    do_save_destination(
+        owner,
+        connection,
+        stream="sale_orders",
+        conversation=sales,
+        card_on="created",
+        card_title="New sale order {reference} from {party_name}, {total_amount} {currency_code}",
+        card_fields=["state", "sale_date"],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        run, _ = do_request_sync(owner, connection)
+    run.refresh_from_db()
+    assert run.state == SyncRun.State.SUCCEEDED, run.error_message
+    card = Message.objects.get(conversation=sales, kind=Message.Kind.CARD)
+    assert card.card["title"] == "New sale order SO-1042 from Acme Foods, 56000 CNY"
+    assert [f["label"] for f in card.card["fields"]] == ["State", "Sale date"]
+    # Synced again with nothing new: no second card.
+    with django_capture_on_commit_callbacks(execute=True):
+        do_request_sync(owner, connection)
+    assert Message.objects.filter(conversation=sales, kind=Message.Kind.CARD).count() == 1
+
+
+def test_due_connections_are_queued_by_the_scheduler(
+    tryton, owner, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from connectors.actions import do_update_connection
+    from connectors.tasks import schedule_due_syncs
+
+    connection = _connection(owner, tryton)
+    do_create_form_from_stream(
+        owner, connection, stream="products", app=do_create_app(owner, name="Catalogue")
+    )
+    connection = do_update_connection(owner, connection, schedule="interval", interval_minutes=30)
+    assert connection.next_sync_at > timezone.now() + timedelta(minutes=29)
+    assert schedule_due_syncs() == 0  # not due yet
+    type(connection).objects.filter(pk=connection.pk).update(next_sync_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert schedule_due_syncs() == 1
+    run = SyncRun.objects.get(connection=connection)
+    assert run.trigger == "schedule" and run.state == SyncRun.State.SUCCEEDED
+    connection.refresh_from_db()
+    assert connection.next_sync_at > timezone.now() + timedelta(minutes=29)

@@ -1,0 +1,406 @@
+"""Connectors benchmark: full syncs through the real connectors and sync engine.
+
+    .venv/bin/python bench/connectors.py [--quick] [--json-only] [--profile]
+
+Creates (drops first) the PostgreSQL databases ``tack_bench_connectors`` (Tack's own)
+and ``tack_bench_sql_src`` (the SQL source) on 127.0.0.1:5432, flushes Redis DB 11,
+migrates, and measures:
+
+* ``sql_rows_per_s``    a table of 200,000 rows (``--quick``: 20,000) in the SQL source,
+                        synced through the SQL connector and ``connectors.sync.run_sync``
+                        (what the Celery task runs) into a form made with
+                        ``do_create_form_from_stream``: rows per second, wall time of
+                        the whole run
+* ``tryton_sync_ratio`` 20,000 parties (``--quick``: 2,000) created through RPC in a real
+                        Tryton server (``tests/integration/tryton.py``: trytond on
+                        SQLite), synced the same way; records per second of the sync
+                        divided by records per second of reading the same parties with
+                        raw ``search_read`` calls, same page size (1.0 = the sync costs
+                        nothing beyond reading the source)
+
+``--profile`` adds where the sync's time goes (``cProfile``, top functions by cumulative
+time) to stderr. Prints exactly one JSON line on stdout; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import io
+import json
+import os
+import pstats
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+# This file is called connectors.py, like the ``connectors`` app: keep bench/ off the
+# import path so ``import connectors`` always finds the app; load helpers by file path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH_DIR]
+sys.path.insert(0, str(ROOT))
+
+
+def _load_support() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_bench_support", BENCH_DIR / "_support.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["_bench_support"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_support = _load_support()
+from _bench_support import loadavg, log, machine_info  # noqa: E402
+
+PG = "postgres://postgres@127.0.0.1:5432"
+DB_NAME = "tack_bench_connectors"
+SOURCE_DB = "tack_bench_sql_src"
+REDIS_URL = "redis://127.0.0.1:6379/11"
+
+TARGETS = {
+    "tryton_sync_ratio": (">=", 0.8),
+    "sql_rows_per_s": (">=", 20000),
+}
+
+SIZES = {
+    "full": {"sql_rows": 200_000, "parties": 20_000, "page_size": 500},
+    "quick": {"sql_rows": 20_000, "parties": 2_000, "page_size": 500},
+}
+
+
+def bench_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": f"{PG}/{DB_NAME}",
+            "REDIS_URL": REDIS_URL,
+            "DJANGO_SETTINGS_MODULE": "config.settings.base",
+            "DJANGO_SECRET_KEY": "bench-only-" + "x" * 40,
+            "DJANGO_DEBUG": "0",
+            "TACK_CACHE_PREFIX": "tackbenchconn",
+            "TACK_LOG_LEVEL": "WARNING",
+            "TACK_VAR_DIR": str(Path(tempfile.gettempdir()) / "tack-bench-connectors-var"),
+        }
+    )
+    Path(env["TACK_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
+    return env
+
+
+# --- Services -------------------------------------------------------------------------
+
+
+def reset_services(env: dict[str, str]) -> dict[str, str]:
+    import subprocess
+
+    import psycopg
+    import redis
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        for name in (DB_NAME, SOURCE_DB):
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        pg_version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+    r = redis.Redis.from_url(REDIS_URL)
+    r.flushdb()
+    redis_version = str(r.info("server").get("redis_version", ""))
+    r.close()
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v0", "--skip-checks"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=300,
+    )
+    log(f"migrated in {time.perf_counter() - t0:.1f}s")
+    return {"postgresql": pg_version, "redis": redis_version}
+
+
+def setup_owner() -> Any:
+    import django
+
+    django.setup()
+    from django.db import transaction
+
+    from core.models import Membership, Organization, User
+
+    with transaction.atomic():
+        org = Organization.objects.create(name="Bench", slug="bench", member_limit=10**6)
+        user = User.objects.create(email="owner@bench.invalid", display_name="Owner", password="!")
+        owner = Membership.objects.create(org=org, user=user, role="owner", status="active")
+    return Membership.objects.select_related("org", "user").get(pk=owner.pk)
+
+
+def timed_sync(owner: Any, connection: Any, profile: bool, label: str) -> tuple[float, Any, str]:
+    """A full sync through ``run_sync`` (the task's body): (seconds, run, profile text)."""
+    from unittest import mock
+
+    from django.db import transaction
+
+    from connectors.actions import do_request_sync
+    from connectors.sync import run_sync
+
+    # The run is executed here, in process; do not queue the Celery task as well.
+    with mock.patch.object(transaction, "on_commit", lambda *a, **k: None):
+        run, _created = do_request_sync(owner, connection)
+    profiler = cProfile.Profile() if profile else None
+    t0 = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
+    run = run_sync(run.pk)
+    if profiler is not None:
+        profiler.disable()
+    seconds = time.perf_counter() - t0
+    text = ""
+    if profiler is not None:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
+        text = out.getvalue()
+        log(f"--- profile: {label} ---\n{text}")
+    return seconds, run, text
+
+
+# --- SQL --------------------------------------------------------------------------------
+
+
+def measure_sql(owner: Any, rows: int, profile: bool) -> dict[str, Any]:
+    import psycopg
+
+    from connectors.actions import do_create_connection, do_create_form_from_stream, full_config
+    from connectors.models import SyncRun
+    from connectors.registries import RecordMessage, connector_registry
+    from lowcode.actions import do_create_app
+    from lowcode.models import Record
+
+    t0 = time.perf_counter()
+    with psycopg.connect(f"{PG}/{SOURCE_DB}", autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE customer (id bigint PRIMARY KEY, code varchar(20) NOT NULL,"
+            " name varchar(100) NOT NULL, email varchar(120), city varchar(60),"
+            " balance numeric(12, 2), active boolean NOT NULL, since date,"
+            " updated_at timestamptz NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO customer SELECT i, 'C' || lpad(i::text, 7, '0'),"
+            " 'Customer ' || i, 'c' || i || '@example.com',"
+            " (ARRAY['Shanghai', 'Beijing', 'Shenzhen', 'Hangzhou'])[1 + i %% 4],"
+            " (i %% 10000) * 1.25, i %% 7 <> 0, date '2015-01-01' + (i %% 3000),"
+            " timestamptz '2026-01-01 00:00:00+00' + i * interval '1 second'"
+            " FROM generate_series(1, %s) AS i",
+            [rows],
+        )
+        conn.execute("CREATE INDEX customer_updated ON customer (updated_at, id)")
+        conn.execute("ANALYZE customer")
+    load_s = time.perf_counter() - t0
+    log(f"source table: {rows} rows in {load_s:.1f}s")
+    connection = do_create_connection(
+        owner,
+        type="sql",
+        name="Legacy ERP",
+        config={
+            "engine": "postgresql",
+            "host": "127.0.0.1",
+            "port": 5432,
+            "database": SOURCE_DB,
+            "user": "postgres",
+            "password": "",
+            "sslmode": "disable",
+            "tables": ["customer"],
+        },
+    )
+    destination = do_create_form_from_stream(
+        owner, connection, stream="customer", app=do_create_app(owner, name="Legacy")
+    )
+    seconds, run, _text = timed_sync(owner, connection, profile, "sql")
+    stored = Record.objects.filter(form=destination.form).count()
+    # The source alone: the same read through the connector, records thrown away.
+    connector = connector_registry.get("sql")
+    config = full_config(connection)
+    stream = connector.stream(config, "customer")
+    t0 = time.perf_counter()
+    read = sum(1 for m in connector.read(config, stream, None) if isinstance(m, RecordMessage))
+    read_s = time.perf_counter() - t0
+    ok = run.state == SyncRun.State.SUCCEEDED and stored == rows and run.failed_count == 0
+    log(f"sql: {rows} rows in {seconds:.1f}s = {rows / seconds:.0f} rows/s ({run.state})")
+    return {
+        "sql_rows_per_s": rows / seconds,
+        "sql_sync_s": seconds,
+        "sql_run_state": run.state,
+        "sql_records_stored": stored,
+        "sql_ok": ok,
+        "sql_source_load_s": load_s,
+        "sql_connector_read_only_per_s": read / read_s,
+        "sql_stream": "customer: 9 columns, incremental on updated_at (indexed with id)",
+    }
+
+
+# --- Tryton -----------------------------------------------------------------------------
+
+
+def measure_tryton(owner: Any, parties: int, page: int, profile: bool) -> dict[str, Any]:
+    import importlib.util
+
+    # The Tryton server the integration tests use (tests/integration/tryton.py).
+    spec = importlib.util.spec_from_file_location(
+        "_bench_tryton", ROOT / "tests" / "integration" / "tryton.py"
+    )
+    assert spec is not None and spec.loader is not None
+    tryton_support = importlib.util.module_from_spec(spec)
+    sys.modules["_bench_tryton"] = tryton_support
+    spec.loader.exec_module(tryton_support)
+
+    from connectors.actions import do_create_connection, do_create_form_from_stream
+    from connectors.builtin.tryton import TrytonClient
+    from connectors.models import SyncRun
+    from lowcode.actions import do_create_app
+    from lowcode.models import Record
+
+    t0 = time.perf_counter()
+    cached = tryton_support.cached_database()
+    workdir = Path(tempfile.mkdtemp(prefix="tack-bench-tryton-"))
+    shutil.copyfile(cached, workdir / cached.name)
+    server = tryton_support.start(workdir)
+    out: dict[str, Any] = {"tryton_start_s": time.perf_counter() - t0}
+    try:
+        client = TrytonClient(server.config)
+        t0 = time.perf_counter()
+        for start in range(0, parties, 500):
+            batch = [
+                {"name": f"Party {i:06d}", "code": f"P{i:06d}"}
+                for i in range(start, min(parties, start + 500))
+            ]
+            client.call("party.party", "create", batch)
+        out["tryton_create_s"] = time.perf_counter() - t0
+        total = client.call("party.party", "search_count", [])
+        log(f"tryton: {parties} parties created in {out['tryton_create_s']:.1f}s ({total} in all)")
+
+        # Raw reads: the same records, same fields, same page size, keyset on id.
+        fields = ["code", "name", "email", "phone", "active", "create_date", "write_date"]
+        client = TrytonClient(server.config)
+        t0 = time.perf_counter()
+        read, last = 0, 0
+        while True:
+            rows = client.call(
+                "party.party",
+                "search_read",
+                [("id", ">", last), ["OR", [("active", "=", True)], [("active", "=", False)]]],
+                0,
+                page,
+                [["id", "ASC"]],
+                fields,
+            )
+            read += len(rows)
+            if rows:
+                last = rows[-1]["id"]
+            if len(rows) < page:
+                break
+        raw_s = time.perf_counter() - t0
+        raw_rps = read / raw_s
+        log(f"tryton raw search_read: {read} records in {raw_s:.1f}s = {raw_rps:.0f}/s")
+
+        connection = do_create_connection(
+            owner,
+            type="tryton",
+            name="Tryton",
+            config={**server.config, "page_size": page},
+        )
+        destination = do_create_form_from_stream(
+            owner, connection, stream="parties", app=do_create_app(owner, name="CRM")
+        )
+        seconds, run, _text = timed_sync(owner, connection, profile, "tryton")
+        stored = Record.objects.filter(form=destination.form).count()
+        sync_rps = run.read_count / seconds
+        log(f"tryton sync: {run.read_count} records in {seconds:.1f}s = {sync_rps:.0f}/s")
+        out.update(
+            {
+                "tryton_sync_ratio": sync_rps / raw_rps,
+                "tryton_raw_records": read,
+                "tryton_raw_s": raw_s,
+                "tryton_raw_per_s": raw_rps,
+                "tryton_sync_s": seconds,
+                "tryton_sync_per_s": sync_rps,
+                "tryton_sync_records": run.read_count,
+                "tryton_records_stored": stored,
+                "tryton_ok": run.state == SyncRun.State.SUCCEEDED
+                and stored == total == read
+                and run.failed_count == 0,
+            }
+        )
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return out
+
+
+# --- Main -----------------------------------------------------------------------------
+
+
+def verdicts(results: dict[str, Any]) -> dict[str, bool]:
+    met = {}
+    for key, (op, target) in TARGETS.items():
+        value = results.get(key)
+        if value is None:
+            continue
+        met[key] = value >= target if op == ">=" else value <= target
+    # A number measured over a failed or incomplete sync does not meet its target.
+    if not results.get("sql_ok"):
+        met["sql_rows_per_s"] = False
+    if not results.get("tryton_ok"):
+        met["tryton_sync_ratio"] = False
+    return met
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, < 2 minutes")
+    parser.add_argument("--json-only", action="store_true", help="no progress on stderr")
+    parser.add_argument("--profile", action="store_true", help="cProfile of each sync")
+    args = parser.parse_args()
+    if args.json_only:
+        sys.stderr = Path(os.devnull).open("w")  # noqa: SIM115
+    mode = "quick" if args.quick else "full"
+    sizes = dict(SIZES[mode])
+    started = time.perf_counter()
+    load_before = loadavg()
+    env = bench_env()
+    os.environ.update(env)  # for the in-process part (django.setup())
+    versions = reset_services(env)
+    owner = setup_owner()
+    results: dict[str, Any] = {}
+    results.update(measure_sql(owner, sizes["sql_rows"], args.profile))
+    results.update(measure_tryton(owner, sizes["parties"], sizes["page_size"], args.profile))
+
+    def rounded(value: Any) -> Any:
+        if isinstance(value, float):
+            return round(value, 2)
+        if isinstance(value, dict):
+            return {k: rounded(v) for k, v in value.items()}
+        return value
+
+    line = {
+        "bench": "connectors",
+        "mode": mode,
+        **{k: rounded(results.get(k)) for k in TARGETS},
+        "targets": {k: f"{op} {v}" for k, (op, v) in TARGETS.items()},
+        "pass": verdicts(results),
+        "sizes": sizes,
+        "details": {k: rounded(v) for k, v in results.items() if k not in TARGETS},
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": {**machine_info(), **versions},
+        "loadavg_before_after": [load_before, loadavg()],
+        "elapsed_s": round(time.perf_counter() - started, 1),
+    }
+    print(json.dumps(line, ensure_ascii=False), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

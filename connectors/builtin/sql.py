@@ -127,7 +127,8 @@ def check_read_only_query(text: str) -> str:
             if word in _FORBIDDEN:
                 raise ConfigError(
                     f"A query may only read: {word} is not allowed "
-                    "(no writes, locking clauses, SELECT INTO or session changes)."
+                    "(no writes, locking clauses, SELECT INTO or session changes;"
+                    " quote a column that has this name)."
                 )
     return cleaned
 
@@ -438,7 +439,8 @@ class _Postgres(_Database):
 
         try:
             with self.conn.cursor() as cur:
-                cur.execute(sql.encode(), params)
+                # Prepared: one statement only (the extended protocol refuses a second one).
+                cur.execute(sql.encode(), params, prepare=True)
                 return list(cur.fetchall())
         except psycopg.Error as exc:
             raise _translate_pg(exc) from exc
@@ -448,8 +450,9 @@ class _Postgres(_Database):
 
         try:
             with self.conn.cursor() as cur:
-                checked = f"SELECT * FROM ({sql}) AS tack_q LIMIT 0"  # noqa: S608 (a checked SELECT)
-                cur.execute(checked.encode())
+                escaped = sql.replace("%", "%%")
+                checked = f"SELECT * FROM ({escaped}) AS tack_q LIMIT 0"  # noqa: S608 (a checked SELECT)
+                cur.execute(checked.encode(), [], prepare=True)
                 return [
                     (d.name, _PG_OIDS.get(d.type_code, "string")) for d in cur.description or []
                 ]

@@ -422,6 +422,20 @@ def test_write_query_is_refused_by_check_and_by_the_read_only_transaction(source
     assert source.scalar("SELECT count(*) FROM customer") == 3
 
 
+def test_a_second_statement_is_refused_by_the_server_even_unchecked(source):
+    from connectors.builtin.sql import _connect
+
+    db = _connect(source.config)
+    try:
+        with pytest.raises(ConfigError):
+            db.rows("SELECT 1; DROP TABLE event_log")
+        with pytest.raises(ConfigError):
+            db.columns_of("SELECT 1 AS id; DROP TABLE event_log")
+    finally:
+        db.close()
+    assert source.scalar("SELECT count(*) FROM event_log") == 0  # still there
+
+
 # --- interruption ----------------------------------------------------------------------
 
 

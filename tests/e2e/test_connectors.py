@@ -1,0 +1,296 @@
+"""The connectors module in a real browser, against a real Tryton server.
+
+An owner (Alice) adds a Tryton connection through the form generated from the connector's
+settings schema (a server-side field error shows next to its field; the password is masked
+afterwards), tests it, creates a form from the ``parties`` stream, presses "Sync now",
+watches the progress bar reach "Succeeded" with the right created count and finds the
+parties in the low-code record table. Then she writes a scenario calling the connector's
+``find_party`` action and issues a token for it (shown once). No console errors, no request
+to another host.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import ROOT, embedded_env, free_port, start_uvicorn
+from tests.integration import tryton as tryton_server
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "connectors-e2e-password-1"
+WAIT = 15000  # ms
+SHOTS = os.environ.get("TACK_E2E_SCREENSHOTS", "")
+PARTIES = [f"Harbour Customer {i:02d}" for i in range(12)]
+
+SEED = f"""
+import json, django
+django.setup()
+from core.actions import do_create_organization
+from core.models import Membership, User
+from lowcode.actions import do_create_app
+
+alice = User.objects.create_user(
+    "alice@connectors.example", "{PASSWORD}", display_name="Alice Chen"
+)
+org = do_create_organization(alice, name="Harbour Foods")
+a = Membership.objects.get(org=org, user=alice)
+app = do_create_app(a, name="CRM")
+from im.actions import do_create_group
+sales = do_create_group(a, name="Sales team", member_ids=[])
+print(json.dumps({{"org": org.pk, "app": app.pk, "sales": sales.pk}}))
+"""
+
+
+@dataclass
+class Servers:
+    url: str
+    ids: dict[str, int]
+    tryton: tryton_server.TrytonServer
+    parties: int
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    if not tryton_server.tryton_available():
+        pytest.fail("trytond is not installed: make install (it is a dev dependency)")
+    tryton_dir = tmp_path_factory.mktemp("tryton")
+    database = tryton_server.cached_database()
+    shutil.copyfile(database, tryton_dir / f"{tryton_server.DATABASE}.sqlite")
+    erp = tryton_server.start(tryton_dir)
+    process = None
+    try:
+        client = erp.client()
+        client.call("party.party", "create", [{"name": name} for name in PARTIES])
+        total = int(client.call("party.party", "search_count", []))
+        env = embedded_env(tmp_path_factory.mktemp("connectors-var"))
+        manage = [sys.executable, str(ROOT / "manage.py")]
+        subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
+        seeded = subprocess.run(
+            [sys.executable, "-c", SEED],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        ids = json.loads(seeded.stdout.strip().splitlines()[-1])
+        port = free_port()
+        process = start_uvicorn(env, port)
+        yield Servers(f"http://127.0.0.1:{port}", ids, erp, total)
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=10)
+        erp.stop()
+
+
+class Session:
+    """A signed-in browser page that records console errors and foreign requests."""
+
+    def __init__(self, browser, server: Servers, email: str) -> None:
+        self.context = browser.new_context(viewport={"width": 1360, "height": 900})
+        self.context.set_default_timeout(WAIT)
+        self.page = self.context.new_page()
+        self.external: list[str] = []
+        self.errors: list[str] = []
+        self.page.on(
+            "request",
+            lambda r: None if r.url.startswith(server.url) else self.external.append(r.url),
+        )
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(f"{server.url}/login/")
+        self.page.fill("input[name=username]", email)
+        self.page.fill("input[name=password]", PASSWORD)
+        self.page.locator("form button[type=submit]").click()
+        self.page.wait_for_url(lambda url: "/login/" not in url)
+
+    def _console(self, message) -> None:
+        # A 400 answer is logged by Chromium as "Failed to load resource": expected here.
+        if message.type == "error" and not message.text.startswith("Failed to load"):
+            self.errors.append(message.text)
+
+    def shot(self, name: str) -> None:
+        if SHOTS:
+            Path(SHOTS).mkdir(parents=True, exist_ok=True)
+            self.page.screenshot(path=str(Path(SHOTS) / f"connectors-{name}.png"), full_page=True)
+
+
+def test_add_tryton_connection_sync_parties_and_build_a_scenario(browser, servers):
+    from playwright.sync_api import expect
+
+    org = servers.ids["org"]
+    alice = Session(browser, servers, "alice@connectors.example")
+    page = alice.page
+    erp = servers.tryton
+    try:
+        # The module launcher leads to the connectors page, empty at first.
+        page.goto(f"{servers.url}/o/{org}/")
+        page.locator("details.launcher summary").click()
+        page.locator(".launcher-item", has_text="Connectors").click()
+        page.wait_for_url(f"{servers.url}/o/{org}/connectors/")
+        expect(page.locator("[data-connections-empty]")).to_be_visible()
+        alice.shot("empty")
+
+        # The catalogue, then the form generated from the Tryton settings schema.
+        page.locator(".page-actions [data-action=add-connection]").click()
+        card = page.locator('.cx-type-card[data-type="tryton"]')
+        expect(card).to_contain_text("Built-in")
+        alice.shot("catalogue")
+        card.click()
+        dialog = page.locator('[data-dialog="add"]')
+        dialog.get_by_label("Connection name").fill("Tryton ERP")
+        dialog.get_by_label("Server URL").fill(erp.url)
+        dialog.get_by_label("Database").fill(erp.database)
+        dialog.get_by_label("User").fill(erp.username)
+        password = dialog.get_by_label("Password")
+        expect(password).to_have_attribute("type", "password")
+        password.fill(erp.password)
+        # A value the schema refuses comes back from the server next to its field.
+        dialog.get_by_label("Page size").fill("5")
+        page.locator("[data-add-save]").click()
+        page_size_field = dialog.locator('.cx-field[data-key="page_size"]')
+        expect(page_size_field.locator(".field-error")).to_be_visible()
+        expect(page_size_field.locator(".field-error")).to_contain_text("5")
+        alice.shot("add-error")
+        dialog.get_by_label("Page size").fill("")
+        dialog.locator("input[type=radio][value=interval]").check()
+        dialog.get_by_label("Minutes between syncs").fill("30")
+        page.locator("[data-add-save]").click()
+        page.wait_for_url(lambda url: url.rstrip("/").split("/")[-1].isdigit())
+        connection_url = page.url
+
+        # The connection page: the password is masked, never sent back in the clear.
+        expect(page.locator("h1[data-connection-name]")).to_have_text("Tryton ERP")
+        stored = page.locator('.cx-field[data-key="password"] input')
+        expect(stored).to_have_attribute("type", "password")
+        expect(stored).to_have_value("")
+        expect(stored).to_have_attribute("placeholder", "••••••• (unchanged)")
+        assert erp.password not in page.content()
+
+        # Saving the settings untouched keeps the stored password: the test still passes.
+        page.locator("[data-settings] button[type=submit]").click()
+        expect(page.locator("[data-settings-status]")).to_have_text("Saved")
+        page.locator("[data-action=check]").click()
+        expect(page.locator("[data-connection-meta] .cx-health")).to_have_text("Healthy")
+        expect(page.locator("[data-connection-meta]")).to_contain_text(
+            f"{servers.parties} parties visible"
+        )
+
+        # Create a form from the parties stream in the CRM app.
+        stream = page.locator('.cx-stream[data-stream="parties"]')
+        stream.locator("[data-action=create-form]").click()
+        stream.get_by_label("App").select_option(label="CRM")
+        stream.get_by_label("Form name (optional)").fill("Customers")
+        stream.get_by_role("button", name="Create", exact=True).click()
+        stream = page.locator('.cx-stream[data-stream="parties"]')
+        expect(stream.locator(".cx-dest")).to_contain_text("Customers")
+        alice.shot("streams")
+
+        # Sync now: the live progress reaches "Succeeded" with every party created.
+        page.locator("[data-action=sync]").click()
+        live = page.locator("[data-live]")
+        expect(live).to_be_visible()
+        expect(live.locator(".cx-run")).to_have_text("Succeeded", timeout=60000)
+        expect(live.locator(".cx-counts")).to_contain_text(
+            f"{servers.parties} read · {servers.parties} new · 0 updated · 0 failed"
+        )
+        expect(live.locator("[role=progressbar]")).to_have_attribute("aria-valuenow", "100")
+        expect(live.locator(".cx-stream-progress")).to_contain_text("parties")
+        expect(page.locator("[data-run-rows] tr")).to_have_count(1)
+        expect(page.locator("[data-run-rows] .cx-run")).to_have_text("Succeeded")
+        alice.shot("synced")
+
+        # The field mapping shows what fills each form field, with type hints.
+        stream = page.locator('.cx-stream[data-stream="parties"]')
+        stream.get_by_role("button", name="Field mapping").click()
+        name_row = stream.locator('.cx-map-row[data-key="ext_name"]')
+        expect(name_row.locator("select")).to_have_value("name")
+        expect(name_row.locator(".cx-hint")).to_have_text("types match")
+        stream.locator(".cx-panel button[type=submit]").click()
+        expect(page.locator(".lc-toast", has_text="Destination saved.")).to_be_visible()
+
+        # Chat cards: new parties are announced in the sales team's conversation.
+        stream = page.locator('.cx-stream[data-stream="parties"]')
+        stream.get_by_role("button", name="Chat cards").click()
+        stream.get_by_label("Conversation").select_option(label="Sales team")
+        stream.get_by_label("When").select_option("created")
+        stream.get_by_label("Card title").fill("New customer {name}")
+        stream.locator(".lc-checks label", has_text="Name").locator("input").check()
+        stream.get_by_role("button", name="Save chat cards").click()
+        stream = page.locator('.cx-stream[data-stream="parties"]')
+        expect(stream.locator(".cx-dest .badge")).to_have_text("Chat cards")
+        stream.get_by_role("button", name="Chat cards").click()
+        expect(stream.get_by_label("Card title")).to_have_value("New customer {name}")
+        expect(stream.get_by_label("Conversation")).to_have_value(str(servers.ids["sales"]))
+        alice.shot("cards")
+
+        # Actions: find a party by name and see the JSON result.
+        actions = page.locator("[data-actions]")
+        actions.get_by_label("Action").select_option("find_party")
+        actions.get_by_label("Name", exact=True).fill(PARTIES[3])
+        actions.locator("[data-action-run]").click()
+        expect(actions.locator("[data-action-result]")).to_contain_text(PARTIES[3])
+        alice.shot("connection")
+
+        # The list shows health and the last run.
+        page.goto(f"{servers.url}/o/{org}/connectors/")
+        row = page.locator("[data-connection-rows] tr")
+        expect(row).to_have_count(1)
+        expect(row.locator(".cx-health")).to_have_text("Healthy")
+        expect(row.locator(".cx-run")).to_have_text("Succeeded")
+        expect(row).to_contain_text("Every 30 min")
+        alice.shot("list")
+
+        # The records are in the low-code record table.
+        page.goto(connection_url)
+        page.locator('.cx-stream[data-stream="parties"]').get_by_role(
+            "link", name="See records"
+        ).click()
+        page.wait_for_url(lambda url: url.endswith("/records/"))
+        expect(page.get_by_text(PARTIES[7], exact=True)).to_be_visible()
+
+        # A scenario that calls find_party, then a token shown once.
+        page.goto(f"{servers.url}/o/{org}/connectors/scenarios/")
+        expect(page.locator("[data-scenarios-empty]")).to_be_visible()
+        page.locator("[data-action=new-scenario]").click()
+        editor = page.locator("[data-editor]")
+        editor.get_by_label("Name", exact=True).fill("Find a customer")
+        editor.get_by_label("Address name").fill("find-customer")
+        editor.get_by_label("Input schema (JSON Schema)").fill(
+            json.dumps({"type": "object", "properties": {"name": {"type": "string"}}})
+        )
+        step = editor.locator(".cx-step").first
+        step.get_by_label("Connection").select_option(label="Tryton ERP")
+        step.get_by_label("Action").select_option("find_party")
+        step.get_by_label("Parameters (JSON)").fill("{not json")
+        expect(step.locator(".field-error").first).to_contain_text("Not valid JSON")
+        step.get_by_label("Parameters (JSON)").fill(json.dumps({"name": "{{input.name}}"}))
+        editor.get_by_role("button", name="Save").click()
+        expect(page.locator("[data-scenarios] .cx-side-item")).to_have_count(1)
+        expect(editor.locator(".cx-endpoint")).to_contain_text("/scenarios/find-customer/run/")
+        editor.get_by_placeholder("Token name").fill("Website")
+        editor.get_by_role("button", name="New token").click()
+        secret = editor.locator(".cx-secret-once input")
+        expect(secret).to_be_visible()
+        assert len(secret.input_value()) > 20
+        expect(editor.locator(".cx-tokens")).to_contain_text("Website")
+        expect(page.locator("[data-openapi]")).to_have_attribute(
+            "href", f"/api/v1/orgs/{org}/connectors/scenarios/openapi/"
+        )
+        alice.shot("scenarios")
+
+        assert alice.errors == []
+        assert alice.external == []
+    finally:
+        alice.context.close()

@@ -188,7 +188,10 @@ def _pk_factories(org, owner, add_member) -> dict[str, Callable[[], object]]:
                 "params": {"name": "{{input.name}}"},
             }
         ]
-        return do_save_scenario(owner, {"name": "A's lookup", "steps": steps})
+        import uuid
+
+        name = f"A's lookup {uuid.uuid4().hex[:8]}"
+        return do_save_scenario(owner, {"name": name, "steps": steps})
 
     return {
         "connector-scenario": lambda: scenario().pk,

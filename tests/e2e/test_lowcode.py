@@ -150,6 +150,8 @@ class Session:
 def test_design_publish_fill_lookup_and_approve(browser, lowcode_server):
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=WAIT)  # the machine may be busy: same patience as actions
+
     server = lowcode_server
     org = server.ids["org"]
     alice = Session(browser, server, "alice@lowcode.example", {"width": 1440, "height": 900})
@@ -323,6 +325,8 @@ def test_design_publish_fill_lookup_and_approve(browser, lowcode_server):
 
 def test_fill_widgets_errors_records_filters_edit_and_undo_delete(browser, lowcode_server):
     from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT)  # the machine may be busy: same patience as actions
 
     server = lowcode_server
     org, form_id = server.ids["org"], server.ids["receipt"]

@@ -155,17 +155,23 @@ def _names(value: Any) -> tuple[str, ...]:
     raise ConfigError("A primary key is a column name or a list of column names.")
 
 
-def _table_settings(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    tables: dict[str, dict[str, Any]] = {}
-    for item in config.get("tables") or []:
-        if isinstance(item, str):
-            item = {"name": item}
+def _table_settings(config: Mapping[str, Any]) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """(the tables listed, all if empty; per-table primary key and cursor overrides)."""
+    listed: list[str] = []
+    for name in config.get("tables") or []:
+        if not isinstance(name, str) or not name:
+            raise ConfigError("Each table is a table or view name.")
+        if name in listed:
+            raise ConfigError(f"The table {name!r} is listed twice.")
+        listed.append(name)
+    settings: dict[str, dict[str, Any]] = {}
+    for item in config.get("table_settings") or []:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
-            raise ConfigError("Each table is a name or an object with a name.")
-        if item["name"] in tables:
-            raise ConfigError(f"The table {item['name']!r} is listed twice.")
-        tables[item["name"]] = item
-    return tables
+            raise ConfigError("Each table setting needs the table's name.")
+        if item["name"] in settings:
+            raise ConfigError(f"The table {item['name']!r} has two settings.")
+        settings[item["name"]] = item
+    return listed, settings
 
 
 def _queries(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -739,20 +745,24 @@ class SQLConnector(ConnectorType):
                     "maxItems": 500,
                     "title": "Tables",
                     "description": "Tables or views to offer as streams (all if empty).",
+                    "items": {"type": "string", "minLength": 1, "maxLength": 200},
+                },
+                "table_settings": {
+                    "type": "array",
+                    "maxItems": 500,
+                    "title": "Table settings",
+                    "description": "A table's primary key or cursor column, where the "
+                    "database does not say or the guess (updated_at, modified_at, "
+                    "write_date) is wrong.",
                     "items": {
-                        "oneOf": [
-                            {"type": "string", "minLength": 1, "maxLength": 200},
-                            {
-                                "type": "object",
-                                "additionalProperties": False,
-                                "required": ["name"],
-                                "properties": {
-                                    "name": {"type": "string", "minLength": 1, "maxLength": 200},
-                                    "primary_key": column_names,
-                                    "cursor_field": cursor,
-                                },
-                            },
-                        ]
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["name"],
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                            "primary_key": column_names,
+                            "cursor_field": cursor,
+                        },
                     },
                 },
                 "queries": {
@@ -795,12 +805,15 @@ class SQLConnector(ConnectorType):
     def _streams(
         self, config: Mapping[str, Any], db: _Postgres | _MySQL
     ) -> list[tuple[Stream, _Source]]:
-        tables = _table_settings(config)
+        listed, tables = _table_settings(config)
         queries = _queries(config)
-        columns, keys = db.catalog(list(tables))
-        missing = sorted(set(tables) - set(columns))
+        columns, keys = db.catalog(listed)
+        missing = sorted(set(listed) - set(columns))
         if missing:
             raise ConfigError(f"No such table or view (or not visible to the user): {missing[0]}")
+        unknown = sorted(set(tables) - set(columns))
+        if unknown:
+            raise ConfigError(f"Table settings name a table that is not a stream: {unknown[0]}")
         found: list[tuple[Stream, _Source]] = []
         for table, cols in columns.items():
             settings = tables.get(table, {})

@@ -27,7 +27,12 @@ from connectors.actions import (
 )
 from connectors.builtin.sql import check_read_only_query
 from connectors.models import SyncedRecord, SyncRun
-from connectors.registries import ConfigError, TransientError, connector_registry
+from connectors.registries import (
+    ConfigError,
+    RecordMessage,
+    TransientError,
+    connector_registry,
+)
 from connectors.sync import run_sync
 from core.errors import ValidationFailed
 from lowcode.actions import do_create_app
@@ -44,6 +49,7 @@ DDL = {
         " balance numeric(12, 2), vip boolean NOT NULL DEFAULT false, born date,"
         " updated_at timestamp NOT NULL, photo bytea)",
         "CREATE TABLE event_log (id bigserial PRIMARY KEY, message text NOT NULL)",
+        "CREATE VIEW vip_view AS SELECT id, name FROM customer WHERE vip",
         "CREATE FUNCTION tack_bump() RETURNS int LANGUAGE sql AS"
         " $$ UPDATE customer SET name = 'hacked' WHERE id = 1 RETURNING 1 $$",
     ],
@@ -52,6 +58,7 @@ DDL = {
         " balance decimal(12, 2), vip tinyint(1) NOT NULL DEFAULT 0, born date,"
         " updated_at datetime(6) NOT NULL, photo blob)",
         "CREATE TABLE event_log (id bigint AUTO_INCREMENT PRIMARY KEY, message text NOT NULL)",
+        "CREATE VIEW vip_view AS SELECT id, name FROM customer WHERE vip",
         "CREATE FUNCTION tack_bump() RETURNS int MODIFIES SQL DATA"
         " BEGIN UPDATE customer SET name = 'hacked' WHERE id = 1; RETURN 1; END",
     ],
@@ -183,7 +190,7 @@ def test_check_ok_and_clear_errors_for_bad_settings(source, owner):
     connection = _connection(owner, source)
     checked = do_check_connection(owner, connection)
     assert checked.last_check_ok is True, checked.last_check_message
-    assert "2 streams" in checked.last_check_message
+    assert "3 streams" in checked.last_check_message
 
     if source.engine == "postgresql":  # trust authentication: an unknown user is refused
         bad_login = {**source.config, "user": "nobody_here"}
@@ -199,7 +206,10 @@ def test_check_ok_and_clear_errors_for_bad_settings(source, owner):
         connector.check({**source.config, "tables": ["customer", "no_such_table"]})
     with pytest.raises(ConfigError, match="has no column 'changed_on'"):
         connector.check(
-            {**source.config, "tables": [{"name": "customer", "cursor_field": "changed_on"}]}
+            {
+                **source.config,
+                "table_settings": [{"name": "customer", "cursor_field": "changed_on"}],
+            }
         )
 
     stored = _connection(owner, source, user="nobody_here", password="wrong-password")
@@ -226,7 +236,7 @@ def test_password_is_kept_secret(pg_source, owner):
 def test_discover_types_primary_keys_and_cursor(source):
     connector = connector_registry.get("sql")
     streams = {s.name: s for s in connector.discover(source.config)}
-    assert set(streams) == {"customer", "event_log"}
+    assert set(streams) == {"customer", "event_log", "vip_view"}
     customer = streams["customer"]
     assert {f.name: f.type for f in customer.fields} == {
         "id": "integer",
@@ -241,9 +251,27 @@ def test_discover_types_primary_keys_and_cursor(source):
     assert customer.cursor_field == "updated_at"
     assert streams["event_log"].cursor_field is None
     assert streams["event_log"].primary_key == ("id",)
+    view = streams["vip_view"]
+    assert (view.primary_key, view.cursor_field) == ((), None)  # a view has no key
+    with pytest.raises(ConfigError, match="no primary key"):
+        list(connector.read(source.config, view, None))
+    keyed = {**source.config, "table_settings": [{"name": "vip_view", "primary_key": "id"}]}
+    assert connector.stream(keyed, "vip_view").primary_key == ("id",)
+    source.add_customers(4)
+    messages = connector.read(keyed, connector.stream(keyed, "vip_view"), None)
+    assert [m.data for m in messages if isinstance(m, RecordMessage)] == [
+        {"id": 1, "name": "Customer 00"},
+        {"id": 4, "name": "Customer 03"},
+    ]
+    with pytest.raises(ConfigError, match="not a stream: nowhere"):
+        connector.discover({**source.config, "table_settings": [{"name": "nowhere"}]})
 
     only = connector.discover(
-        {**source.config, "tables": [{"name": "event_log", "cursor_field": "id"}]}
+        {
+            **source.config,
+            "tables": ["event_log"],
+            "table_settings": [{"name": "event_log", "cursor_field": "id"}],
+        }
     )
     assert [(s.name, s.cursor_field) for s in only] == [("event_log", "id")]
 
@@ -297,7 +325,11 @@ def test_incremental_on_an_increasing_id(source, owner, django_capture_on_commit
     for i in range(25):
         source.execute("INSERT INTO event_log (message) VALUES (%s)", (f"event {i}",))
     connection = _connection(
-        owner, source, tables=[{"name": "event_log", "cursor_field": "id"}], page_size=10
+        owner,
+        source,
+        tables=["event_log"],
+        table_settings=[{"name": "event_log", "cursor_field": "id"}],
+        page_size=10,
     )
     destination = do_create_form_from_stream(
         owner, connection, stream="event_log", app=do_create_app(owner, name="Ops")

@@ -156,3 +156,32 @@ def test_member_directory_and_home_show_hostile_names_as_text(page, server: Serv
     assert_inert(page, expect_marks=3)
     page.goto(f"{server.url}/o/{server.ids['org']}/")
     assert_inert(page, expect_marks=1)
+
+
+@pytest.mark.parametrize(
+    ("path", "marks", "ready"),
+    [
+        ("apps/", 1, ".lc-app-card"),
+        ("apps/{app}/", 1, "[data-forms]"),
+        ("apps/forms/{form}/records/", 6, "tbody tr"),
+        ("apps/forms/{form}/fill/", 3, "[data-fill-fields] label"),
+        ("apps/forms/{form}/design/", 3, "[data-canvas] li, [data-canvas] > *"),
+        ("apps/lookups/{lookup}/", 1, "[data-lookup-q]"),
+    ],
+)
+def test_low_code_pages_show_hostile_values_as_text(page, server: Server, path, marks, ready):
+    ids = server.ids
+    page.goto(f"{server.url}/o/{ids['org']}/" + path.format(**ids))
+    page.locator(ready).first.wait_for()
+    page.wait_for_load_state("networkidle")
+    assert_inert(page, expect_marks=marks)
+
+
+def test_a_lookup_for_a_hostile_value_finds_it_and_runs_nothing(page, server: Server):
+    ids = server.ids
+    page.goto(f"{server.url}/o/{ids['org']}/apps/lookups/{ids['lookup']}/")
+    box = page.locator("[data-lookup-q]")
+    box.fill(f'{MARK}1 <img src=x onerror="window.__xss=2">')
+    box.press("Enter")
+    page.get_by_text(f"{MARK}1", exact=False).first.wait_for()
+    assert_inert(page, expect_marks=1)

@@ -481,6 +481,8 @@
       stepSet.hidden = true;
       back.hidden = true;
       save.hidden = true;
+      testButton.hidden = true;
+      testResult.hidden = true;
     }
     function choose(type) {
       chosen = type;
@@ -495,6 +497,8 @@
       stepSet.hidden = false;
       back.hidden = false;
       save.hidden = false;
+      testButton.hidden = false;
+      testResult.hidden = true;
       form.elements.name.focus();
     }
     function card(type) {
@@ -531,30 +535,67 @@
       b.addEventListener("click", open);
     });
     back.addEventListener("click", showCatalogue);
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
-      if (!chosen) return;
+    /* "Test connection" saves the settings first (a check needs a stored connection), then
+     * checks; fixing a field and testing again updates the same connection. */
+    var testButton = dialog.querySelector("[data-add-test]");
+    var testResult = dialog.querySelector("[data-add-test-result]");
+    var createdId = null;
+    function saveDraft() {
       clearErrors(form);
+      testResult.hidden = true;
       var collected = specCtl.collect();
       if (Object.keys(collected.errors).length) {
         specCtl.setErrors(collected.errors);
-        return;
+        return Promise.reject(null);
       }
       specCtl.setErrors({});
-      var body = { type: chosen.type, name: form.elements.name.value.trim(), config: collected.value };
+      var body = { name: form.elements.name.value.trim(), config: collected.value };
       if (schedCtl) Object.assign(body, schedCtl.get());
-      save.disabled = true;
-      capi("connections/", { method: "POST", body: body }).then(function (conn) {
-        L.toast(T.connection_created, "success");
-        window.location.href = C.pages + conn.id + "/";
+      var request = createdId
+        ? capi("connections/" + createdId + "/", { method: "PATCH", body: body })
+        : capi("connections/", { method: "POST", body: Object.assign({ type: chosen.type }, body) });
+      return request.then(function (conn) {
+        createdId = conn.id;
+        back.hidden = true; /* the draft connection now has this type */
+        return conn;
       }, function (err) {
-        save.disabled = false;
         var parts = splitErrors(err.fields, "config");
         var rest = specCtl.setErrors(parts.inner);
         Object.keys(parts.outer).forEach(function (path) {
           if (!showFormError(form, path, parts.outer[path])) rest = rest.concat(parts.outer[path]);
         });
         showFormError(form, "_form", rest.length ? rest : Object.keys(err.fields).length ? [] : [err.message]);
+        throw null;
+      });
+    }
+    testButton.addEventListener("click", function () {
+      testButton.disabled = save.disabled = true;
+      saveDraft().then(function (conn) {
+        return capi("connections/" + conn.id + "/check/", { method: "POST" }).then(function (checked) {
+          testResult.replaceChildren(healthBadge(checked), " " + (checked.last_check_message || ""));
+          testResult.hidden = false;
+        }, function (err) {
+          testResult.replaceChildren(el("span", "field-error", err.message));
+          testResult.hidden = false;
+        });
+      }).catch(function () {}).then(function () {
+        testButton.disabled = save.disabled = false;
+      });
+    });
+    dialog.addEventListener("close", function () {
+      if (createdId) load();
+      createdId = null;
+    });
+    form.addEventListener("submit", function (event) {
+      if (event.submitter && event.submitter.value === "cancel") return;
+      event.preventDefault();
+      if (!chosen) return;
+      save.disabled = testButton.disabled = true;
+      saveDraft().then(function (conn) {
+        L.toast(T.connection_created, "success");
+        window.location.href = C.pages + conn.id + "/";
+      }, function () {
+        save.disabled = testButton.disabled = false;
       });
     });
   }
@@ -691,8 +732,11 @@
       runsMore.hidden = !state.next;
     }
     function loadRuns() {
-      return capi("runs/?connection=" + id).then(function (page) {
-        state.runs = L.results(page);
+      return capi("runs/?page_size=200&connection=" + id).then(function (page) {
+        /* newest first, whatever order the API pages in */
+        state.runs = L.results(page).slice().sort(function (a, b) {
+          return b.id - a.id;
+        });
         state.next = page.next;
         paintRuns();
         var active = state.runs.find(function (r) {

@@ -37,7 +37,7 @@ import json, django
 django.setup()
 from core.actions import do_create_organization
 from core.models import Membership, User
-from lowcode.actions import do_create_app
+from lowcode.actions import do_create_app, do_create_form, do_publish_form
 
 alice = User.objects.create_user(
     "alice@connectors.example", "{PASSWORD}", display_name="Alice Chen"
@@ -45,6 +45,13 @@ alice = User.objects.create_user(
 org = do_create_organization(alice, name="Harbour Foods")
 a = Membership.objects.get(org=org, user=alice)
 app = do_create_app(a, name="CRM")
+catalogue = do_create_form(a, app, name="Catalogue", fields=[
+    {{"key": "name", "type": "text", "label": "Product name"}},
+    {{"key": "code", "type": "text", "label": "Code"}},
+    {{"key": "price", "type": "number", "label": "Price"}},
+    {{"key": "available", "type": "checkbox", "label": "Available"}},
+])
+do_publish_form(a, catalogue)
 from im.actions import do_create_group
 sales = do_create_group(a, name="Sales team", member_ids=[])
 print(json.dumps({{"org": org.pk, "app": app.pk, "sales": sales.pk}}))
@@ -248,6 +255,27 @@ def test_add_tryton_connection_sync_parties_and_build_a_scenario(browser, server
         expect(stream.get_by_label("Card title")).to_have_value("New customer {name}")
         expect(stream.get_by_label("Conversation")).to_have_value(str(servers.ids["sales"]))
         alice.shot("cards")
+
+        # Map the products stream onto an existing form, with type hints per field.
+        products = page.locator('.cx-stream[data-stream="products"]')
+        products.get_by_role("button", name="Map onto an existing form").click()
+        products.get_by_label("App").select_option(label="CRM")
+        products.get_by_label("Form", exact=True).select_option(label="Catalogue")
+        rows = products.locator(".cx-map-row")
+        expect(rows).to_have_count(4)
+        expect(products.locator('[data-key="name"] select')).to_have_value("name")
+        expect(products.locator('[data-key="code"] select')).to_have_value("code")
+        products.locator('[data-key="price"] select').select_option("list_price")
+        expect(products.locator('[data-key="price"] .cx-hint')).to_have_text("types match")
+        products.locator('[data-key="available"] select').select_option("name")
+        expect(products.locator('[data-key="available"] .cx-hint')).to_have_text(
+            "string into checkbox: values are converted"
+        )
+        products.locator('[data-key="available"] select').select_option("active")
+        alice.shot("mapping")
+        products.locator(".cx-panel button[type=submit]").click()
+        products = page.locator('.cx-stream[data-stream="products"]')
+        expect(products.locator(".cx-dest")).to_contain_text("Syncs into Catalogue")
 
         # Actions: find a party by name and see the JSON result.
         actions = page.locator("[data-actions]")

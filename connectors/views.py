@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from connectors.access import access_connection
+from connectors.models import SyncRun
 from connectors.sync import MAX_ATTEMPTS
 from core.permissions import check_permission
 from core.views import OrgRequest, org_page
@@ -220,6 +221,7 @@ def _config(request: OrgRequest, **extra: Any) -> dict[str, Any]:
         "me": {"member_id": member.pk, "user_id": user.pk, "display_name": user.display_name},
         "strings": interface_strings(),
         "max_attempts": MAX_ATTEMPTS,
+        "triggers": {value: str(label) for value, label in SyncRun.Trigger.choices},
     }
     config.update(extra)
     return config

@@ -71,6 +71,7 @@ def test_every_page_renders_for_an_admin_with_its_config_and_no_inline_script(
         assert config["strings"]["sync_now"] == "Sync now"
         assert config["strings"]["load_error"], "the shared helpers' strings come along"
         assert config["max_attempts"] >= 1
+        assert config["triggers"]["manual"] == "Sync now"
     detail = config_of(client.get(urls(org.pk, connection)["connection"]).content.decode())
     assert detail["connection_id"] == connection.pk
     scenarios = config_of(client.get(urls(org.pk, connection)["scenarios"]).content.decode())

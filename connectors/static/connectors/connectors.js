@@ -722,7 +722,7 @@
       var result = h("td", {}, [el("span", "cx-counts", counts(run))]);
       if (run.error_message || (run.record_errors && run.record_errors.length)) result.appendChild(errorsBlock(run));
       tr.appendChild(result);
-      tr.appendChild(h("td", { className: "muted", text: run.trigger || "" }));
+      tr.appendChild(h("td", { className: "muted", text: (C.triggers && C.triggers[run.trigger]) || run.trigger || "" }));
       return tr;
     }
     function paintRuns() {

@@ -37,6 +37,7 @@ from connectors.registries import (
     TransientError,
     connector_registry,
 )
+from core.bulk import bulk_insert
 
 logger = logging.getLogger(__name__)
 
@@ -100,11 +101,12 @@ def _write_batch(
     version = form.published_version
     if version is None:
         raise TransientError("The destination form is not published.")
+    # Only what deciding needs (not the records' data): link id, hash, record, deleted?
     known = {
-        s.external_id: s
-        for s in SyncedRecord.objects.select_related("record").filter(
+        row[0]: row[1:]
+        for row in SyncedRecord.objects.filter(
             org_id=destination.org_id, destination=destination, external_id__in=list(latest)
-        )
+        ).values_list("external_id", "pk", "data_hash", "record_id", "record__deleted_at")
     }
     ids = list(latest)
     good, bad = clean_many(form, version, [_map(destination, latest[i]) for i in ids])
@@ -114,43 +116,48 @@ def _write_batch(
             counts.errors.append(
                 {"stream": stream.name, "external_id": ids[row - 1], "fields": errors}
             )
-    new: list[tuple[str, dict[str, Any]]] = []
+    new: list[tuple[str, dict[str, Any], str]] = []
+    changed: dict[int, tuple[int, str, dict[str, Any], str]] = {}
+    stale_links: list[int] = []
     for row, cleaned in good:
         external_id = ids[row - 1]
         digest = _hash(cleaned)
-        synced = known.get(external_id)
-        if synced is None or synced.record.deleted_at is not None:
-            new.append((external_id, cleaned))
-            continue
-        if synced.data_hash == digest:
+        link = known.get(external_id)
+        if link is None or link[3] is not None:  # never seen, or deleted in Tack
+            if link is not None:
+                stale_links.append(link[0])
+            new.append((external_id, cleaned, digest))
+        elif link[1] == digest:
             counts.unchanged += 1
-            continue
-        write_record_data(synced.record, version, dict(cleaned), actor=None)
-        synced.data_hash = digest
-        synced.synced_at = timezone.now()
-        synced.save(update_fields=["data_hash", "synced_at"])
-        counts.updated += 1
-        counts.cards.append(("changed", latest[external_id]))
+        else:
+            changed[link[2]] = (link[0], external_id, cleaned, digest)
+    if changed:
+        now = timezone.now()
+        for record in Record.objects.filter(pk__in=list(changed)).select_for_update():
+            link_id, external_id, cleaned, digest = changed[record.pk]
+            write_record_data(record, version, dict(cleaned), actor=None)
+            SyncedRecord.objects.filter(pk=link_id).update(data_hash=digest, synced_at=now)
+            counts.updated += 1
+            counts.cards.append(("changed", latest[external_id]))
     records = insert_records(
-        form, version, [dict(c) for _e, c in new], actor=None, source=Record.Source.CONNECTOR
+        form, version, [dict(c) for _e, c, _d in new], actor=None, source=Record.Source.CONNECTOR
     )
-    SyncedRecord.objects.filter(
-        org_id=destination.org_id, destination=destination, external_id__in=[e for e, _c in new]
-    ).delete()  # links to records deleted in Tack: the new record replaces them
-    SyncedRecord.objects.bulk_create(
+    if stale_links:  # the new record replaces the one deleted in Tack
+        SyncedRecord.objects.filter(pk__in=stale_links).delete()
+    bulk_insert(
         [
             SyncedRecord(
                 org_id=destination.org_id,
                 destination=destination,
                 external_id=external_id,
                 record=record,
-                data_hash=_hash(cleaned),
+                data_hash=digest,
             )
-            for (external_id, cleaned), record in zip(new, records, strict=True)
+            for (external_id, _cleaned, digest), record in zip(new, records, strict=True)
         ]
     )
     counts.created += len(records)
-    counts.cards += [("created", latest[e]) for e, _c in new]
+    counts.cards += [("created", latest[e]) for e, _c, _d in new]
 
 
 def _flush(

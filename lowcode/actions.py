@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 from core.audit import record_audit
+from core.bulk import bulk_insert
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import Membership
 from core.permissions import check_permission
@@ -656,7 +657,7 @@ def insert_records(
                 updated_at=now,
             )
         )
-    created = Record.objects.bulk_create(records, batch_size=1000)
+    created = bulk_insert(records)
     _link_files(created, version.fields)
     return created
 

@@ -50,6 +50,18 @@ def interface_strings() -> dict[str, str]:
         ),
         "settings": _("Settings"),
         "secret_unchanged": _("••••••• (unchanged)"),
+        "secret_once": _("Copy the signing secret now: it is shown only once."),
+        "signing_secret": _("Signing secret"),
+        "webhook_url": _("Webhook URL"),
+        "webhook_help": _(
+            "Senders POST JSON records to these URLs, signed with the signing secret "
+            "(headers X-Tack-Timestamp and X-Tack-Signature)."
+        ),
+        "rotate_secret": _("New signing secret"),
+        "confirm_rotate": _("Make a new signing secret? The current one stops working at once."),
+        "receiving": _("Receiving"),
+        "open_connection": _("Open connection"),
+        "create_connection": _("Create connection"),
         "secret_help": _("Stored encrypted; leave as is to keep the current value."),
         "test_connection": _("Test connection"),
         "testing": _("Testing…"),
@@ -86,6 +98,7 @@ def interface_strings() -> dict[str, str]:
         "cancel_requested": _("Cancellation requested."),
         "runs": _("Runs"),
         "no_runs": _("No runs yet. Press “Sync now” to bring the records in."),
+        "no_pushes": _("Nothing received yet."),
         "run_queued": _("Queued"),
         "run_running": _("Running"),
         "run_retrying": _("Retrying"),

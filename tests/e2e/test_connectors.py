@@ -336,3 +336,56 @@ def test_add_tryton_connection_sync_parties_and_build_a_scenario(browser, server
         assert alice.external == []
     finally:
         alice.context.close()
+
+
+def test_webhook_connection_shows_its_signing_secret_once_and_its_urls(browser, servers):
+    """A push connector: streams typed as JSON, the secret shown once, URLs to copy."""
+    from playwright.sync_api import expect
+
+    org = servers.ids["org"]
+    alice = Session(browser, servers, "alice@connectors.example")
+    page = alice.page
+    try:
+        page.goto(f"{servers.url}/o/{org}/connectors/")
+        page.locator(".page-actions [data-action=add-connection]").click()
+        page.locator('.cx-type-card[data-type="webhook"]').click()
+        dialog = page.locator('[data-dialog="add"]')
+        dialog.get_by_label("Connection name").fill("Shop orders")
+        expect(dialog.locator("input[type=radio]")).to_have_count(0)  # pushed, no schedule
+        streams = dialog.get_by_label("Streams")
+        streams.fill('[{"name": "orders", "fields": [{"name": "id", "type": "integer"}')
+        page.locator("[data-add-save]").click()
+        expect(dialog.locator('.cx-field[data-key="streams"] .field-error')).to_contain_text(
+            "Not valid JSON"
+        )
+        streams.fill(
+            '[{"name": "orders", "label": "Orders", "fields": '
+            '[{"name": "id", "type": "integer"}, {"name": "total", "type": "number"}]}]'
+        )
+        page.locator("[data-add-save]").click()
+        issued = dialog.locator("[data-add-issued]")
+        expect(issued).to_contain_text("shown only once")
+        secret = issued.locator("input").first
+        assert len(secret.input_value()) > 20
+        alice.shot("webhook-issued")
+        page.locator("[data-add-save]").click()
+        page.wait_for_url(lambda url: url.rstrip("/").split("/")[-1].isdigit())
+        connection_id = page.url.rstrip("/").split("/")[-1]
+
+        receiving = page.locator(".cx-receiving")
+        expect(receiving.locator("input").first).to_have_value(
+            f"{servers.url}/hooks/connectors/{connection_id}/orders/"
+        )
+        expect(page.locator("[data-action=sync]")).to_be_hidden()
+        expect(page.locator('.cx-stream[data-stream="orders"]')).to_contain_text("Orders")
+        page.on("dialog", lambda d: d.accept())
+        receiving.get_by_role("button", name="New signing secret").click()
+        confirm = page.locator("#confirm-dialog")
+        if confirm.count():
+            confirm.locator("button[value=confirm]").click()
+        expect(receiving.locator(".cx-secret-once")).to_contain_text("shown only once")
+        alice.shot("webhook")
+        assert alice.errors == []
+        assert alice.external == []
+    finally:
+        alice.context.close()

@@ -161,6 +161,34 @@
     };
   }
 
+  /* Anything the generated form has no widget for (objects, anyOf, nested arrays): JSON. */
+  function isComplex(prop) {
+    var type = Array.isArray(prop.type) ? prop.type[0] : prop.type;
+    if (prop.enum) return false;
+    if (type === "object" || (!type && (prop.anyOf || prop.oneOf || prop.allOf))) return true;
+    if (type === "array") {
+      var items = prop.items || {};
+      if (items.type === "object") return Object.keys(items.properties || {}).some(function (k) {
+        return isComplex(items.properties[k]) || (items.properties[k].type === "array");
+      });
+      return isComplex(items);
+    }
+    return false;
+  }
+  function jsonControl(prop, value, id) {
+    var input = h("textarea", { id: id, rows: 4, className: "mono cx-code", spellcheck: "false" });
+    if (value !== undefined && value !== null) input.value = JSON.stringify(value, null, 2);
+    else if (prop.default !== undefined) input.value = JSON.stringify(prop.default, null, 2);
+    return {
+      input: input,
+      json: true,
+      get: function () {
+        var parsed = parseJSON(input.value, undefined);
+        return parsed.error ? { __invalid: parsed.error } : parsed.value;
+      },
+    };
+  }
+
   function objectRows(prop, value, labelId) {
     /* An array of simple objects (or strings): rows of inputs with add/remove. */
     var items = prop.items || { type: "string" };
@@ -176,7 +204,8 @@
       var row = el("div", "cx-row");
       var controls = columns.map(function (col) {
         var id = nextId("cx-f");
-        var ctl = scalarControl(col[1], simple ? rowValue : rowValue && rowValue[col[0]], id, false);
+        var cellValue = simple ? rowValue : rowValue && rowValue[col[0]];
+        var ctl = isComplex(col[1]) || col[1].type === "array" ? jsonControl(col[1], cellValue, id) : scalarControl(col[1], cellValue, id, false);
         var wrap = el("div", "cx-row-cell");
         if (!simple) wrap.appendChild(h("label", { for: id, className: "cx-row-label", text: col[1].title || humanize(col[0]) }));
         else ctl.input.setAttribute("aria-labelledby", labelId);
@@ -219,6 +248,17 @@
     };
   }
 
+  function hasInvalid(v) {
+    if (v && typeof v === "object") {
+      if (typeof v.__invalid === "string") return v.__invalid;
+      var keys = Object.keys(v);
+      for (var i = 0; i < keys.length; i++) {
+        var inner = hasInvalid(v[keys[i]]);
+        if (inner) return inner;
+      }
+    }
+    return "";
+  }
   function schemaForm(container, schema, values, editing) {
     values = values || {};
     container.replaceChildren();
@@ -235,7 +275,14 @@
       wrap.dataset.key = key;
       var ctl;
       var labelNode;
-      if (type === "array") {
+      if (isComplex(prop)) {
+        ctl = jsonControl(prop, values[key], id);
+        labelNode = h("label", { for: id, text: prop.title || humanize(key) });
+        if (required.indexOf(key) === -1) labelNode.appendChild(el("span", "optional", " " + T.optional));
+        wrap.appendChild(labelNode);
+        wrap.appendChild(ctl.input);
+        type = "json";
+      } else if (type === "array") {
         labelNode = h("p", { className: "cx-label", id: id + "-label", text: prop.title || humanize(key) });
         ctl = objectRows(prop, values[key], id + "-label");
         wrap.appendChild(labelNode);
@@ -244,8 +291,6 @@
         ctl = scalarControl(prop, values[key], id, editing);
         wrap.classList.add("field-checkbox");
         wrap.appendChild(h("label", { className: "check" }, [ctl.input, " " + (prop.title || humanize(key))]));
-      } else if (type === "object") {
-        return; /* nested objects are not offered in generated forms */
       } else {
         ctl = scalarControl(prop, values[key], id, editing);
         labelNode = h("label", { for: id, text: prop.title || humanize(key) });
@@ -287,6 +332,7 @@
             return;
           }
           if ((entry.type === "integer" || entry.type === "number") && typeof v !== "number") errors[entry.key] = [T.fix_fields];
+          if (hasInvalid(v)) errors[entry.key] = [hasInvalid(v)];
           value[entry.key] = v;
         });
         return { value: value, errors: errors };
@@ -380,6 +426,39 @@
         return out;
       },
     };
+  }
+
+  /* --- Copyable values (secrets shown once, webhook URLs) -------------------------------- */
+  function copyField(value, label) {
+    var input = h("input", { type: "text", readOnly: true, className: "mono", value: value, "aria-label": label });
+    var copy = button(T.copy, "btn-sm", function () {
+      input.select();
+      var done = function () {
+        L.toast(T.copied, "success");
+      };
+      if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(value).then(done, done);
+      else {
+        document.execCommand("copy");
+        done();
+      }
+    });
+    return h("div", { className: "copy-field cx-copy" }, [input, copy]);
+  }
+  function webhookUrl(connectionId, stream) {
+    return window.location.origin + "/hooks/connectors/" + connectionId + "/" + stream + "/";
+  }
+  function issuedBlock(issued, connectionId) {
+    var box = el("div", "cx-secret-once");
+    box.appendChild(el("p", "alert alert-warn", T.secret_once));
+    if (issued.signing_secret) {
+      box.appendChild(el("p", "cx-label", T.signing_secret));
+      box.appendChild(copyField(issued.signing_secret, T.signing_secret));
+    }
+    if (issued.url) {
+      box.appendChild(el("p", "cx-label", T.webhook_url));
+      box.appendChild(copyField(webhookUrl(connectionId, "<stream>"), T.webhook_url));
+    }
+    return box;
   }
 
   /* --- Connections list --------------------------------------------------------------- */
@@ -540,6 +619,8 @@
     var testButton = dialog.querySelector("[data-add-test]");
     var testResult = dialog.querySelector("[data-add-test-result]");
     var createdId = null;
+    var issuedShown = false;
+    var issuedBox = dialog.querySelector("[data-add-issued]");
     function saveDraft() {
       clearErrors(form);
       testResult.hidden = true;
@@ -557,6 +638,14 @@
       return request.then(function (conn) {
         createdId = conn.id;
         back.hidden = true; /* the draft connection now has this type */
+        if (conn.issued && Object.keys(conn.issued).length) {
+          /* shown once: keep the dialog open until the user has copied it */
+          issuedShown = true;
+          issuedBox.replaceChildren(issuedBlock(conn.issued, conn.id));
+          issuedBox.hidden = false;
+          save.textContent = T.open_connection;
+          throw null;
+        }
         return conn;
       }, function (err) {
         var parts = splitErrors(err.fields, "config");
@@ -585,6 +674,10 @@
     dialog.addEventListener("close", function () {
       if (createdId) load();
       createdId = null;
+      issuedShown = false;
+      issuedBox.replaceChildren();
+      issuedBox.hidden = true;
+      save.textContent = T.create_connection;
     });
     form.addEventListener("submit", function (event) {
       if (event.submitter && event.submitter.value === "cancel") return;
@@ -614,7 +707,7 @@
       var meta = document.querySelector("[data-connection-meta]");
       var bits = [el("span", "muted", state.type ? state.type.title : conn.type), healthBadge(conn)];
       if (conn.last_check_at) bits.push(h("span", { className: "muted cx-check-msg" }, [L.fmt(T.checked_at, { when: relative(conn.last_check_at) }), conn.last_check_message ? " — " + conn.last_check_message : ""]));
-      bits.push(el("span", "muted", scheduleText(conn)));
+      bits.push(el("span", "muted", state.type && state.type.push ? T.push_connector : scheduleText(conn)));
       meta.replaceChildren.apply(meta, bits);
     }
 
@@ -1227,13 +1320,37 @@
       card.appendChild(body);
       return card;
     }
+    function receivingCard() {
+      var body = el("div", "card-body");
+      body.appendChild(el("p", "help", T.webhook_help));
+      state.streams.forEach(function (stream) {
+        body.appendChild(el("p", "cx-label", stream.title || stream.name));
+        body.appendChild(copyField(webhookUrl(id, stream.name), T.webhook_url));
+      });
+      var secretHolder = el("div", "");
+      var rotate = button(T.rotate_secret, "btn-sm", function () {
+        L.confirm(T.confirm_rotate).then(function (yes) {
+          if (!yes) return;
+          capi("connections/" + id + "/rotate-secret/", { method: "POST" }).then(function (issued) {
+            secretHolder.replaceChildren(issuedBlock(issued, id));
+          }, function (err) {
+            L.toast(err.message, "error");
+          });
+        });
+      });
+      body.appendChild(secretHolder);
+      body.appendChild(h("div", { className: "cx-panel-actions" }, [rotate]));
+      return h("article", { className: "card cx-receiving" }, [
+        h("div", { className: "card-head" }, [h("h3", { className: "card-title", text: T.receiving })]),
+        body,
+      ]);
+    }
     function paintStreams() {
       streamsBox.removeAttribute("aria-busy");
-      if (!state.streams.length) {
-        streamsBox.replaceChildren(h("div", { className: "card" }, [el("p", "card-body muted", T.no_streams)]));
-        return;
-      }
-      streamsBox.replaceChildren.apply(streamsBox, state.streams.map(streamCard));
+      var cards = state.streams.map(streamCard);
+      if (state.type && state.type.push) cards.unshift(receivingCard());
+      if (!state.streams.length) cards.push(h("div", { className: "card" }, [el("p", "card-body muted", T.no_streams)]));
+      streamsBox.replaceChildren.apply(streamsBox, cards);
     }
     function loadDestinations() {
       return capi("connections/" + id + "/destinations/").then(function (list) {
@@ -1321,6 +1438,11 @@
         paintHead();
         paintSettings();
         paintActions();
+        if (state.type && state.type.push) {
+          runsEmpty.textContent = T.no_pushes;
+          document.querySelector('[data-action="sync"]').hidden = true;
+          document.querySelector('[data-action="full-refresh"]').hidden = true;
+        }
       }, function (err) {
         L.toast(err.message, "error");
       });

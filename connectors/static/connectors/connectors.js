@@ -177,6 +177,8 @@
   }
   function jsonControl(prop, value, id) {
     var input = h("textarea", { id: id, rows: 4, className: "mono cx-code", spellcheck: "false" });
+    var type = Array.isArray(prop.type) ? prop.type[0] : prop.type;
+    input.placeholder = type === "array" ? "[ ]" : type === "object" ? "{ }" : "";
     if (value !== undefined && value !== null) input.value = JSON.stringify(value, null, 2);
     else if (prop.default !== undefined) input.value = JSON.stringify(prop.default, null, 2);
     return {

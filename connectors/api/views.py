@@ -18,6 +18,7 @@ from connectors.api import serializers as s
 from connectors.models import Connection, Destination, SyncRun
 from connectors.registries import ConnectorError, connector_registry
 from core.api.base import OrgScopedViewSet
+from core.api.pagination import NewestFirstCursorPagination
 from core.errors import ValidationFailed
 from lowcode.access import access_app, access_form
 
@@ -198,10 +199,11 @@ class ConnectionViewSet(OrgScopedViewSet):
 
 
 class SyncRunViewSet(OrgScopedViewSet):
-    """Run history with counts, progress and errors; cancel a live run."""
+    """Run history with counts, progress and errors (newest first); cancel a live run."""
 
     queryset = SyncRun.objects.all()
     serializer_class = s.SyncRunSerializer
+    pagination_class = NewestFirstCursorPagination
     required_permissions = {"*": "connectors.connection.manage"}
 
     @extend_schema(

@@ -198,3 +198,21 @@ def test_a_webhook_connection_shows_its_signing_secret_once(org, owner, api):
     )
     connection.refresh_from_db()
     assert decrypt_secrets(connection.secrets)["signing_secret"] == rotated.json()["signing_secret"]
+
+
+def test_runs_are_listed_newest_first(connection, org, owner, api):
+    from django.db import transaction
+
+    from connectors.actions import do_create_form_from_stream, do_request_sync
+
+    do_create_form_from_stream(
+        owner, connection, stream="parties", app=do_create_app(owner, name="CRM")
+    )
+    ids = []
+    for _ in range(3):
+        with transaction.atomic():
+            run, _created = do_request_sync(owner, connection)
+        SyncRun.objects.filter(pk=run.pk).update(state="succeeded")
+        ids.append(run.pk)
+    listed = api(owner).get(url(org, "runs/")).json()["results"]
+    assert [r["id"] for r in listed] == sorted(ids, reverse=True)

@@ -12,7 +12,6 @@ Signature: ``X-Tack-Signature: v1=<hex HMAC-SHA256(secret, "<X-Tack-Timestamp>.<
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import hmac
@@ -22,15 +21,11 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from celery import shared_task
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
@@ -42,6 +37,7 @@ from requests.adapters import HTTPAdapter
 from core.access import as_id
 from core.audit import record_audit
 from core.auth import hash_token
+from core.crypto import UndecryptableSecret, decrypt, encrypt
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.models import Membership
 from core.netguard import UnresolvableHost, check_public_url, resolve_public_address
@@ -77,35 +73,17 @@ class BotTargetRefused(BotUnavailable):
 # --- Secrets ----------------------------------------------------------------------------
 
 
-def _derive_fernet_key(secret_key: str) -> bytes:
-    hkdf = HKDF(
-        algorithm=hashes.SHA256(),
-        length=32,
-        salt=b"tack.im.bots",
-        info=b"bot signing secret at rest",
-    )
-    return base64.urlsafe_b64encode(hkdf.derive(secret_key.encode()))
-
-
-@lru_cache(maxsize=4)
-def _fernet_for(keys: tuple[str, ...]) -> MultiFernet:
-    return MultiFernet([Fernet(_derive_fernet_key(k)) for k in keys])
-
-
-def _fernet() -> MultiFernet:
-    """Encrypts with ``SECRET_KEY``; also decrypts with ``SECRET_KEY_FALLBACKS`` (rotation)."""
-    fallbacks = tuple(str(k) for k in getattr(settings, "SECRET_KEY_FALLBACKS", ()))
-    return _fernet_for((str(settings.SECRET_KEY), *fallbacks))
+_SALT, _INFO = b"tack.im.bots", b"bot signing secret at rest"
 
 
 def encrypt_secret(raw: str) -> str:
-    return _fernet().encrypt(raw.encode()).decode()
+    return encrypt(raw, salt=_SALT, info=_INFO)
 
 
 def decrypt_secret(stored: str) -> str:
     try:
-        return _fernet().decrypt(stored.encode()).decode()
-    except InvalidToken as exc:
+        return decrypt(stored, salt=_SALT, info=_INFO)
+    except UndecryptableSecret as exc:
         raise BotUnavailable("signing secret cannot be decrypted (SECRET_KEY changed?)") from exc
 
 

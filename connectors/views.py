@@ -14,6 +14,7 @@ from typing import Any
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET
 
 from connectors.access import access_connection
@@ -194,7 +195,7 @@ def interface_strings() -> dict[str, str]:
             "Use {{input.name}} for the caller's input and {{steps.<id>.<field>}} "
             "for an earlier step's result."
         ),
-        "add_step": _("Add step"),
+        "add_step": pgettext("scenario", "Add step"),
         "output_json": _("Output (JSON)"),
         "timeout": _("Time budget (seconds)"),
         "endpoint": _("Endpoint"),

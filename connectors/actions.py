@@ -221,7 +221,22 @@ def do_check_connection(actor: Membership, connection: Connection) -> Connection
 # --- destinations ------------------------------------------------------------------------
 
 
-def _check_mapping(form: Any, mapping: Any, stream_fields: set[str]) -> dict[str, str]:
+_TEXTS = {"text", "long_text", "scanned_code"}
+#: Which form field types can hold each stream field type's values.
+_CAN_HOLD: dict[str, set[str]] = {
+    "string": _TEXTS | {"email", "phone", "single_select", "date", "datetime"},
+    "integer": _TEXTS | {"number", "member", "department", "relation"},
+    "number": _TEXTS | {"number"},
+    "boolean": _TEXTS | {"checkbox"},
+    "date": _TEXTS | {"date"},
+    "datetime": _TEXTS | {"datetime"},
+    "array": {"long_text", "multi_select"},
+    "object": {"long_text"},
+}
+
+
+def _check_mapping(form: Any, mapping: Any, stream_fields: dict[str, str]) -> dict[str, str]:
+    """``mapping`` {form field key: stream field}; ``stream_fields`` {name: type}."""
     if not isinstance(mapping, dict) or not mapping:
         raise ValidationFailed(
             _("Map at least one stream field onto a form field."), fields={"mapping": []}
@@ -238,6 +253,11 @@ def _check_mapping(form: Any, mapping: Any, stream_fields: set[str]) -> dict[str
             errors[f"mapping.{key}"] = [_("The stream has no field %(f)s.") % {"f": source}]
         elif fields[key]["type"] in ("serial", "computed", "created_by", "created_at"):
             errors[f"mapping.{key}"] = [_("This field is filled in automatically.")]
+        elif fields[key]["type"] not in _CAN_HOLD.get(stream_fields[source], set()):
+            errors[f"mapping.{key}"] = [
+                _("A %(stream_type)s stream field cannot go into a %(form_type)s field.")
+                % {"stream_type": stream_fields[source], "form_type": fields[key]["type"]}
+            ]
     if errors:
         raise ValidationFailed(_("The mapping is not valid."), fields=errors)
     return {str(k): str(v) for k, v in mapping.items()}
@@ -264,7 +284,7 @@ def do_save_destination(
         raise ValidationFailed(exc.message, fields={"stream": [exc.message]}) from None
     if stream not in streams:
         raise ValidationFailed(_("Unknown stream."), fields={"stream": [_("Unknown stream.")]})
-    names = {f.name for f in streams[stream].fields}
+    names = {f.name: f.type for f in streams[stream].fields}
     if form is None and conversation is None:
         raise ValidationFailed(
             _("Send the stream into a form, a chat, or both."), fields={"form": [_("Required.")]}

@@ -216,3 +216,33 @@ def test_runs_are_listed_newest_first(connection, org, owner, api):
         ids.append(run.pk)
     listed = api(owner).get(url(org, "runs/")).json()["results"]
     assert [r["id"] for r in listed] == sorted(ids, reverse=True)
+
+
+def test_a_mapping_onto_a_field_of_the_wrong_type_is_refused(
+    connection, org, owner, make_form, api
+):
+    form = make_form(
+        [
+            {"key": "when", "type": "date", "label": "When"},
+            {"key": "name", "type": "text", "label": "Name"},
+            {"key": "active", "type": "checkbox", "label": "Active"},
+        ]
+    )
+    response = api(owner).post(
+        url(org, f"connections/{connection.pk}/destinations/"),
+        {
+            "stream": "parties",
+            "form": form.pk,
+            "mapping": {"when": "active", "name": "name", "active": "name"},
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert set(fields) == {"mapping.when", "mapping.active"}
+    ok = api(owner).post(
+        url(org, f"connections/{connection.pk}/destinations/"),
+        {"stream": "parties", "form": form.pk, "mapping": {"name": "name", "active": "active"}},
+        format="json",
+    )
+    assert ok.status_code == 201, ok.content

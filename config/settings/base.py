@@ -41,6 +41,16 @@ def _embedded_secret_key() -> str:
 
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _embedded_secret_key()
+# Old keys, comma-separated, still accepted for sessions, signatures and stored secrets
+# while rotating (docs/SECURITY.md).
+SECRET_KEY_FALLBACKS = [
+    k for k in os.environ.get("DJANGO_SECRET_KEY_FALLBACKS", "").split(",") if k.strip()
+]
+# Keys for secrets stored encrypted (connector credentials, bot signing secrets), newest
+# first; empty: SECRET_KEY then SECRET_KEY_FALLBACKS (core/crypto.py).
+TACK_ENCRYPTION_KEYS = [
+    k for k in os.environ.get("TACK_ENCRYPTION_KEYS", "").split(",") if k.strip()
+]
 DEBUG = _env_bool("DJANGO_DEBUG")
 ALLOWED_HOSTS = [
     h.strip()

@@ -103,13 +103,28 @@ class Hub:
     async def _run(self) -> None:
         layer = get_channel_layer()
         assert self.channel is not None
+        rejoin = False
         while True:
+            if rejoin:
+                # Redis was away: a restarted Redis has forgotten the hub group, and a
+                # process that is not in it would never hear an event again.
+                try:
+                    await layer.group_add(HUB_GROUP, self.channel)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    await asyncio.sleep(1)
+                    continue
+                self._joined_at = time.monotonic()
+                rejoin = False
+                logger.info("hub rejoined %s after a Redis outage", HUB_GROUP)
             try:
                 message = await layer.receive(self.channel)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Redis away: back off and keep the sockets up
+            except Exception:  # Redis away: back off, keep the sockets up, rejoin after
                 logger.warning("hub receive failed; retrying", exc_info=True)
+                rejoin = True
                 await asyncio.sleep(1)
                 continue
             if time.monotonic() - self._joined_at > HUB_REJOIN_SECONDS:

@@ -42,10 +42,15 @@ def publish(payloads: list[dict[str, Any]]) -> None:
         return
     send = async_to_sync(layer.group_send)
     for payload in payloads:
-        try:
-            send(HUB_GROUP, {"type": "hub.event", "event": payload})
-        except Exception:  # Redis down: the event is stored; clients catch up on reconnect
-            logger.warning("could not publish event %s", payload.get("id"), exc_info=True)
+        for attempt in (1, 2):
+            try:
+                send(HUB_GROUP, {"type": "hub.event", "event": payload})
+                break
+            except Exception:  # Redis down: the event is stored; clients catch up
+                # A Redis that just restarted closes the pooled connection once: retry
+                # on a fresh one before giving up on live delivery of this event.
+                if attempt == 2:
+                    logger.warning("could not publish event %s", payload.get("id"), exc_info=True)
 
 
 def record_event(

@@ -257,15 +257,6 @@ needs_shared_postgres = pytest.mark.skipif(
 
 @needs_shared_postgres
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Product bug: with Redis down every authenticated API request answers 500, because "
-        "DRF's UserRateThrottle/AnonRateThrottle (REST_FRAMEWORK DEFAULT_THROTTLE_CLASSES) "
-        "read the Redis cache before the view runs and redis.exceptions.ConnectionError is "
-        "not handled; the message is never stored. With throttling off the rest passes."
-    ),
-)
 def test_sends_persist_while_redis_is_down_and_clients_catch_up(chat):
     """Redis stopped while members chat: sends still answer 201 and are stored, /healthz
     reports the cache, and a client reconnecting afterwards catches up exactly once."""
@@ -316,14 +307,6 @@ def test_sends_persist_while_redis_is_down_and_clients_catch_up(chat):
 
 @needs_shared_postgres
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Product bug: a restarted Redis has lost the tack.hub group, and core.realtime.Hub "
-        "re-joins it only after receiving a message (at most hourly), so it never does: "
-        "no live event reaches any socket of a running web process until it is restarted."
-    ),
-)
 def test_live_delivery_resumes_when_redis_returns(chat):
     """After Redis comes back, a reconnected socket hears new messages live again."""
     import websockets

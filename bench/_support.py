@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import platform
+import signal
 import socket
 import statistics
 import subprocess
@@ -20,6 +21,9 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
 
 
 def log(*parts: Any) -> None:
@@ -202,3 +206,51 @@ async def timed(coro: Any) -> tuple[float, Any]:
     t0 = time.perf_counter()
     result = await coro
     return (time.perf_counter() - t0) * 1000, result
+
+
+# --- the server under test --------------------------------------------------------------
+
+
+def start_server(env: dict[str, str], port: int, workers: int = 1) -> subprocess.Popen[bytes]:
+    """uvicorn serving Tack on ``port`` in its own process group (for CPU accounting)."""
+    cmd = [
+        sys.executable, "-m", "uvicorn", "config.asgi:application",
+        "--host", HOST, "--port", str(port), "--lifespan", "off",
+        "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    log("server:", " ".join(cmd[1:]))
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=sys.stderr, stderr=sys.stderr,
+                            start_new_session=True)  # fmt: skip
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+async def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Until ``/healthz`` answers (any status below 500)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        client = HttpClient(HOST, port)
+        try:
+            status, _ = await client.request("GET", "/healthz", timeout=5)
+            if status < 500:
+                return
+        except (TimeoutError, OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            await client.close()
+        await asyncio.sleep(0.2)
+    raise RuntimeError("server did not become ready")

@@ -34,7 +34,6 @@ import datetime as dt
 import json
 import os
 import resource
-import signal
 import subprocess
 import sys
 import tempfile
@@ -72,7 +71,10 @@ from _bench_support import (  # noqa: E402
     machine_info,
     mean,
     percentile,
+    start_server,
+    stop_server,
     timed,
+    wait_ready,
 )
 
 PG = "postgres://postgres@127.0.0.1:5432"
@@ -397,49 +399,6 @@ def seed(sizes: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- Server ---------------------------------------------------------------------------
-
-
-def start_server(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable, "-m", "uvicorn", "config.asgi:application",
-        "--host", HOST, "--port", str(port), "--lifespan", "off",
-        "--workers", str(workers), "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-    log("server:", " ".join(cmd[1:]))
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=sys.stderr, stderr=sys.stderr,
-                            start_new_session=True)  # fmt: skip
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
-
-
-async def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        client = HttpClient(HOST, port)
-        try:
-            status, _ = await client.request("GET", "/healthz", timeout=5)
-            if status < 500:
-                return
-        except (TimeoutError, OSError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            await client.close()
-        await asyncio.sleep(0.2)
-    raise RuntimeError("server did not become ready")
 
 
 #: Process group of the server (uvicorn and its workers), for CPU accounting.

@@ -43,7 +43,6 @@ import io
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -81,7 +80,10 @@ from _bench_support import (  # noqa: E402
     log,
     machine_info,
     percentile,
+    start_server,
+    stop_server,
     timed,
+    wait_ready,
 )
 
 PG = "postgres://postgres@127.0.0.1:5432"
@@ -752,62 +754,6 @@ def measure_import(s: dict[str, Any], n: int) -> dict[str, Any]:
 
 
 # --- API ------------------------------------------------------------------------------
-
-
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "config.asgi:application",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--lifespan",
-        "off",
-        "--workers",
-        "1",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    log("server:", " ".join(cmd[1:]))
-    return subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=sys.stderr, stderr=sys.stderr, start_new_session=True
-    )
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
-
-
-async def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        client = HttpClient(HOST, port)
-        try:
-            status, _ = await client.request("GET", "/healthz", timeout=5)
-            if status < 500:
-                return
-        except (TimeoutError, OSError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            await client.close()
-        await asyncio.sleep(0.2)
-    raise RuntimeError("server did not become ready")
 
 
 async def api_requests(

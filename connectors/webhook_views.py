@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -21,7 +20,7 @@ from rest_framework.views import APIView
 
 from connectors.builtin.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from connectors.push import do_receive_push
-from core.errors import PayloadTooLarge
+from core.api.parsers import raw_body
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -37,22 +36,6 @@ class ConnectorWebhookThrottle(SimpleRateThrottle):
             "scope": self.scope,
             "ident": str(view.kwargs.get("connection_id", "")),
         }
-
-
-def _raw_body(request: Request) -> bytes:
-    too_large = PayloadTooLarge(
-        _("The request body may be at most 1 MB."), fields={"body": [_("Too large.")]}
-    )
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > MAX_BODY_BYTES:
-        raise too_large
-    body: bytes = request.body
-    if len(body) > MAX_BODY_BYTES:
-        raise too_large
-    return body
 
 
 class ConnectorWebhookView(APIView):
@@ -104,7 +87,7 @@ class ConnectorWebhookView(APIView):
         run = do_receive_push(
             connection_id,
             stream,
-            _raw_body(request),
+            raw_body(request, MAX_BODY_BYTES),
             timestamp=request.headers.get(TIMESTAMP_HEADER),
             signature=request.headers.get(SIGNATURE_HEADER),
         )

@@ -11,7 +11,6 @@ from typing import Any
 
 from django.conf import settings
 from django.urls import path
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -20,8 +19,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from core.api.parsers import raw_body
 from core.auth import hash_token
-from core.errors import PayloadTooLarge
 from im import bots
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -40,22 +39,6 @@ class IncomingWebhookThrottle(SimpleRateThrottle):
             "scope": self.scope,
             "ident": hash_token(str(view.kwargs.get("key", ""))),
         }
-
-
-def _raw_body(request: Request) -> bytes:
-    too_large = PayloadTooLarge(
-        _("The request body may be at most 1 MB."), fields={"body": [_("Too large.")]}
-    )
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > MAX_BODY_BYTES:
-        raise too_large
-    body: bytes = request.body
-    if len(body) > MAX_BODY_BYTES:
-        raise too_large
-    return body
 
 
 class IncomingWebhookView(APIView):
@@ -81,7 +64,7 @@ class IncomingWebhookView(APIView):
     )
     def post(self, request: Request, key: str) -> Response:
         """Post into the bot's conversation: ``{"text"}`` and/or Slack ``{"blocks": [...]}``."""
-        message = bots.do_receive_incoming(key, _raw_body(request))
+        message = bots.do_receive_incoming(key, raw_body(request, MAX_BODY_BYTES))
         return Response({"ok": True, "message_id": message.pk})
 
 

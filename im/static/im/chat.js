@@ -88,12 +88,7 @@
   function hue(n) {
     return ((Number(n) || 0) * 47) % 360;
   }
-  function cookie(name) {
-    var found = document.cookie.split("; ").find(function (part) {
-      return part.indexOf(name + "=") === 0;
-    });
-    return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
-  }
+  var cookie = TackApi.cookie;
   function uuid() {
     if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
     return "c" + Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
@@ -133,47 +128,11 @@
   }
 
   /* --- API ------------------------------------------------------------------------- */
-  function ApiError(message, status, data) {
-    this.message = message;
-    this.status = status;
-    this.data = data;
-  }
+  var ApiError = TackApi.ApiError;
+  var results = TackApi.results;
   function api(path, options) {
-    options = options || {};
-    var method = options.method || "GET";
-    var headers = { Accept: "application/json" };
-    var body;
-    if (options.form) {
-      body = options.form;
-    } else if (options.body !== undefined) {
-      headers["Content-Type"] = "application/json";
-      body = JSON.stringify(options.body);
-    }
-    if (method !== "GET") headers["X-CSRFToken"] = cookie("csrftoken");
     var url = path.charAt(0) === "/" ? path : API + path;
-    return fetch(url, { method: method, headers: headers, body: body, credentials: "same-origin" }).then(
-      function (response) {
-        if (response.status === 204) return null;
-        return response
-          .json()
-          .catch(function () {
-            return null;
-          })
-          .then(function (data) {
-            if (!response.ok) {
-              var message = data && data.error && data.error.message;
-              throw new ApiError(message || T.load_error, response.status, data);
-            }
-            return data;
-          });
-      },
-      function () {
-        throw new ApiError(T.load_error, 0, null);
-      }
-    );
-  }
-  function results(data) {
-    return Array.isArray(data) ? data : (data && data.results) || [];
+    return TackApi.request(url, options, { error: T.load_error, network: T.load_error });
   }
 
   /* --- Toasts -------------------------------------------------------------------------- */

@@ -18,6 +18,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -254,3 +255,54 @@ async def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 
             await client.close()
         await asyncio.sleep(0.2)
     raise RuntimeError("server did not become ready")
+
+
+# --- the services under the benchmark ---------------------------------------------------
+
+
+def bench_env(database_url: str, redis_url: str, name: str, **extra: str) -> dict[str, str]:
+    """The server's environment: its own database and Redis, a var dir per benchmark,
+    no rate limit in the way, quiet logs. ``extra`` overrides or adds variables."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "DJANGO_SETTINGS_MODULE": "config.settings.base",
+            "DJANGO_SECRET_KEY": "bench-only-" + "x" * 40,
+            "DJANGO_DEBUG": "0",
+            "TACK_THROTTLE_USER": "1000000/min",
+            "TACK_CACHE_PREFIX": f"tack{name}",
+            "TACK_LOG_LEVEL": "WARNING",
+            "TACK_VAR_DIR": str(Path(tempfile.gettempdir()) / f"tack-bench-{name}-var"),
+            **extra,
+        }
+    )
+    Path(env["TACK_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def reset_services(
+    env: dict[str, str], pg_server: str, databases: list[str], *, skip_checks: bool = False
+) -> dict[str, str]:
+    """Drop and recreate ``databases`` on ``pg_server`` (``postgres://user@host:port``),
+    empty the benchmark's Redis database, migrate; the server versions, for the results."""
+    import psycopg
+    import redis
+
+    with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
+        for name in databases:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        pg_version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+    r = redis.Redis.from_url(env["REDIS_URL"])
+    r.flushdb()
+    redis_version = str(r.info("server").get("redis_version", ""))
+    r.close()
+    t0 = time.perf_counter()
+    command = [sys.executable, "manage.py", "migrate", "-v0"]
+    if skip_checks:
+        command.append("--skip-checks")
+    subprocess.run(command, cwd=ROOT, env=env, check=True, timeout=300)
+    log(f"migrated in {time.perf_counter() - t0:.1f}s")
+    return {"postgresql": pg_version, "redis": redis_version}

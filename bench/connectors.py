@@ -58,7 +58,13 @@ def _load_support() -> Any:
 
 
 _support = _load_support()
-from _bench_support import loadavg, log, machine_info  # noqa: E402
+from _bench_support import (  # noqa: E402
+    bench_env,
+    loadavg,
+    log,
+    machine_info,
+    reset_services,
+)
 
 PG = "postgres://postgres@127.0.0.1:5432"
 DB_NAME = "tack_bench_connectors"
@@ -76,52 +82,7 @@ SIZES = {
 }
 
 
-def bench_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "DATABASE_URL": f"{PG}/{DB_NAME}",
-            "REDIS_URL": REDIS_URL,
-            "DJANGO_SETTINGS_MODULE": "config.settings.base",
-            "DJANGO_SECRET_KEY": "bench-only-" + "x" * 40,
-            "DJANGO_DEBUG": "0",
-            "TACK_CACHE_PREFIX": "tackbenchconn",
-            "TACK_LOG_LEVEL": "WARNING",
-            "TACK_VAR_DIR": str(Path(tempfile.gettempdir()) / "tack-bench-connectors-var"),
-        }
-    )
-    Path(env["TACK_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
-    return env
-
-
 # --- Services -------------------------------------------------------------------------
-
-
-def reset_services(env: dict[str, str]) -> dict[str, str]:
-    import subprocess
-
-    import psycopg
-    import redis
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        for name in (DB_NAME, SOURCE_DB):
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        pg_version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
-    r = redis.Redis.from_url(REDIS_URL)
-    r.flushdb()
-    redis_version = str(r.info("server").get("redis_version", ""))
-    r.close()
-    t0 = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v0", "--skip-checks"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=300,
-    )
-    log(f"migrated in {time.perf_counter() - t0:.1f}s")
-    return {"postgresql": pg_version, "redis": redis_version}
 
 
 def setup_owner() -> Any:
@@ -370,9 +331,9 @@ def main() -> int:
     sizes = dict(SIZES[mode])
     started = time.perf_counter()
     load_before = loadavg()
-    env = bench_env()
+    env = bench_env(f"{PG}/{DB_NAME}", REDIS_URL, "connectors", TACK_CACHE_PREFIX="tackbenchconn")
     os.environ.update(env)  # for the in-process part (django.setup())
-    versions = reset_services(env)
+    versions = reset_services(env, PG, [DB_NAME, SOURCE_DB], skip_checks=True)
     owner = setup_owner()
     results: dict[str, Any] = {}
     results.update(measure_sql(owner, sizes["sql_rows"], args.profile))

@@ -64,6 +64,7 @@ def _load_support() -> Any:
 _support = _load_support()
 from _bench_support import (  # noqa: E402
     HttpClient,
+    bench_env,
     free_port,
     group_cpu_seconds,
     loadavg,
@@ -71,6 +72,7 @@ from _bench_support import (  # noqa: E402
     machine_info,
     mean,
     percentile,
+    reset_services,
     start_server,
     stop_server,
     timed,
@@ -121,25 +123,6 @@ SIZES = {
 }
 
 
-def bench_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "DATABASE_URL": f"{PG}/{DB_NAME}",
-            "REDIS_URL": REDIS_URL,
-            "DJANGO_SETTINGS_MODULE": "config.settings.base",
-            "DJANGO_SECRET_KEY": "bench-only-" + "x" * 40,
-            "DJANGO_DEBUG": "0",
-            "TACK_THROTTLE_USER": "1000000/min",
-            "TACK_CACHE_PREFIX": "tackbench",
-            "TACK_LOG_LEVEL": "WARNING",
-            "TACK_VAR_DIR": str(Path(tempfile.gettempdir()) / "tack-bench-var"),
-        }
-    )
-    Path(env["TACK_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
-    return env
-
-
 #: ``--with-fixes``: server settings with the two configuration fixes this benchmark argues
 #: for (docs/BENCHMARKS.md), applied from a module outside the project so the default
 #: run always measures the code as committed.
@@ -168,30 +151,6 @@ def fixes_env(env: dict[str, str]) -> dict[str, str]:
 
 
 # --- Services -------------------------------------------------------------------------
-
-
-def reset_services(env: dict[str, str]) -> dict[str, str]:
-    import psycopg
-    import redis
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-        pg_version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
-    r = redis.Redis.from_url(REDIS_URL)
-    r.flushdb()
-    redis_version = str(r.info("server").get("redis_version", ""))
-    r.close()
-    t0 = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=300,
-    )
-    log(f"migrated in {time.perf_counter() - t0:.1f}s")
-    return {"postgresql": pg_version, "redis": redis_version}
 
 
 class PgMonitor:
@@ -738,9 +697,15 @@ def main() -> int:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
     load_before = loadavg()
-    env = bench_env()
+    env = bench_env(
+        f"{PG}/{DB_NAME}",
+        REDIS_URL,
+        "im",
+        TACK_CACHE_PREFIX="tackbench",
+        TACK_VAR_DIR=str(Path(tempfile.gettempdir()) / "tack-bench-var"),
+    )
     os.environ.update(env)  # for the in-process seeding (django.setup())
-    versions = reset_services(env)
+    versions = reset_services(env, PG, [DB_NAME])
     seeded = seed(sizes)
     port = free_port()
     proc = start_server(fixes_env(env) if args.with_fixes else env, port, args.workers)

@@ -45,7 +45,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 import uuid
@@ -74,12 +73,14 @@ def _load_support() -> Any:
 _support = _load_support()
 from _bench_support import (  # noqa: E402
     HttpClient,
+    bench_env,
     free_port,
     group_cpu_seconds,
     loadavg,
     log,
     machine_info,
     percentile,
+    reset_services,
     start_server,
     stop_server,
     timed,
@@ -171,50 +172,7 @@ FIELDS: list[dict[str, Any]] = [
 ]
 
 
-def bench_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "DATABASE_URL": f"{PG}/{DB_NAME}",
-            "REDIS_URL": REDIS_URL,
-            "DJANGO_SETTINGS_MODULE": "config.settings.base",
-            "DJANGO_SECRET_KEY": "bench-only-" + "x" * 40,
-            "DJANGO_DEBUG": "0",
-            "TACK_THROTTLE_USER": "1000000/min",
-            "TACK_CACHE_PREFIX": "tackbenchlc",
-            "TACK_LOG_LEVEL": "WARNING",
-            "TACK_VAR_DIR": str(Path(tempfile.gettempdir()) / "tack-bench-lowcode-var"),
-        }
-    )
-    Path(env["TACK_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
-    return env
-
-
 # --- Services -------------------------------------------------------------------------
-
-
-def reset_services(env: dict[str, str]) -> dict[str, str]:
-    import psycopg
-    import redis
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-        pg_version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
-    r = redis.Redis.from_url(REDIS_URL)
-    r.flushdb()
-    redis_version = str(r.info("server").get("redis_version", ""))
-    r.close()
-    t0 = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=300,
-    )
-    log(f"migrated in {time.perf_counter() - t0:.1f}s")
-    return {"postgresql": pg_version, "redis": redis_version}
 
 
 # --- Data -----------------------------------------------------------------------------
@@ -914,9 +872,9 @@ def main() -> int:
     sizes = dict(SIZES[mode])
     started = time.perf_counter()
     load_before = loadavg()
-    env = bench_env()
+    env = bench_env(f"{PG}/{DB_NAME}", REDIS_URL, "lowcode", TACK_CACHE_PREFIX="tackbenchlc")
     os.environ.update(env)  # for the in-process part (django.setup())
-    versions = reset_services(env)
+    versions = reset_services(env, PG, [DB_NAME])
     s = setup_org(sizes)
     gen = Generator(1, s["inspectors"], dt.datetime(2024, 11, 23, tzinfo=dt.UTC), 730)
     results: dict[str, Any] = {}

@@ -41,7 +41,6 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import defaultdict
@@ -68,11 +67,13 @@ def _load_support() -> Any:
 _support = _load_support()
 from _bench_support import (  # noqa: E402
     HttpClient,
+    bench_env,
     free_port,
     loadavg,
     log,
     machine_info,
     percentile,
+    reset_services,
     start_server,
     stop_server,
     wait_ready,
@@ -83,49 +84,6 @@ REDIS_DB = 12
 HOST = "127.0.0.1"
 N_SERVERS = 2
 DRAIN_S = 10.0
-
-
-def bench_env(pg: str, redis_server: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "DATABASE_URL": f"{pg}/{DB_NAME}",
-            "REDIS_URL": f"{redis_server}/{REDIS_DB}",
-            "DJANGO_SETTINGS_MODULE": "config.settings.base",
-            "DJANGO_SECRET_KEY": "bench-only-" + "x" * 40,
-            "DJANGO_DEBUG": "0",
-            "TACK_THROTTLE_USER": "1000000/min",
-            "TACK_CACHE_PREFIX": "tacksoak",
-            "TACK_LOG_LEVEL": "WARNING",
-            "TACK_VAR_DIR": str(Path(tempfile.gettempdir()) / "tack-bench-soak-var"),
-        }
-    )
-    Path(env["TACK_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
-    return env
-
-
-def reset_services(env: dict[str, str], pg: str) -> dict[str, str]:
-    import psycopg
-    import redis
-
-    with psycopg.connect(f"{pg}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-        pg_version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
-    r = redis.Redis.from_url(env["REDIS_URL"])
-    r.flushdb()
-    redis_version = str(r.info("server").get("redis_version", ""))
-    r.close()
-    t0 = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=300,
-    )
-    log(f"migrated in {time.perf_counter() - t0:.1f}s")
-    return {"postgresql": pg_version, "redis": redis_version}
 
 
 def seed(n_clients: int, n_groups: int, n_senders: int) -> dict[str, Any]:
@@ -576,9 +534,14 @@ def main() -> int:
 
     load_before = loadavg()
     pg = args.pg_server.rstrip("/")
-    env = bench_env(pg, args.redis_server.rstrip("/"))
+    env = bench_env(
+        f"{pg}/{DB_NAME}",
+        f"{args.redis_server.rstrip('/')}/{REDIS_DB}",
+        "soak",
+        TACK_CACHE_PREFIX="tacksoak",
+    )
     os.environ.update(env)  # for the in-process seeding (django.setup())
-    versions = reset_services(env, pg)
+    versions = reset_services(env, pg, [DB_NAME])
     seeded = seed(n_clients, n_groups, args.senders)
     ports = [free_port() for _ in range(N_SERVERS)]
     procs = [start_server(env, port) for port in ports]

@@ -82,6 +82,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     locale = models.CharField(max_length=10, choices=Locale.choices, default=Locale.EN)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
+    # An installed marketplace app's own account (one per installation): it never logs in
+    # with a password, and it is not counted as a person (directory, seats, metrics).
+    is_app = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
 
     USERNAME_FIELD = "email"

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "axes",
+    "oauth2_provider",
     "core",
     "im",
     "lowcode",
@@ -252,6 +253,10 @@ REST_FRAMEWORK = {
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# OAuth 2.0 for marketplace apps (django-oauth-toolkit); the rest of its settings are in
+# the OAUTH2_PROVIDER block below.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tack API",
     "DESCRIPTION": (

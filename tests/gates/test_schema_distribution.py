@@ -18,6 +18,12 @@ GLOBAL_MODELS = {
     "core.Organization": "the tenant itself",
     "core.User": "a person may belong to several organisations",
     "core.ApiToken": "belongs to a person, who may act in several organisations",
+    # The marketplace's supply side belongs to partners, not to any organisation: these are
+    # small platform-wide tables (Citus reference tables when the database is distributed).
+    "marketplace.Partner": "a software vendor, serving many organisations",
+    "marketplace.PartnerMember": "a person's place in a partner company",
+    "marketplace.App": "a catalogue listing, installable by every organisation",
+    "marketplace.AppVersion": "a version of a catalogue listing",
 }
 
 

@@ -9,12 +9,14 @@ last id (``events_after``).
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from core.models import Membership, User
 from core.realtime import HUB_GROUP
@@ -76,13 +78,31 @@ def record_event(
     return event
 
 
-def events_after(member: Membership, after: int, *, limit: int = 500) -> QuerySet[Event]:
-    """What ``member`` missed: events after id ``after`` in their conversations or for them."""
+#: The longest ``replay`` a client may ask for (seconds).
+MAX_REPLAY_SECONDS = 300
+
+
+def events_after(
+    member: Membership, after: int, *, limit: int = 500, replay_seconds: int = 0
+) -> QuerySet[Event]:
+    """What ``member`` missed: events after id ``after`` in their conversations or for them.
+
+    Ids are handed out when a transaction inserts its event, not when it commits, so a
+    transaction that took id 10 may commit after the one that took id 11: a client that
+    saw 11 and then asks for "after 11" would never see 10. ``replay_seconds`` closes that
+    gap: events created in the last few seconds are returned again even when their id is
+    not above ``after`` (the client drops ids it has already applied). Without it the
+    answer is exactly "id > after".
+    """
     conversation_ids = ConversationMember.objects.filter(membership=member).values(
         "conversation_id"
     )
+    window = Q(id__gt=after)
+    if replay_seconds > 0:
+        since = timezone.now() - timedelta(seconds=min(replay_seconds, MAX_REPLAY_SECONDS))
+        window |= Q(created_at__gte=since)
     return (
-        Event.objects.filter(org_id=member.org_id, id__gt=after)
+        Event.objects.filter(window, org_id=member.org_id)
         .filter(
             Q(conversation_id__in=conversation_ids, target_user__isnull=True)
             | Q(target_user_id=member.user_id)

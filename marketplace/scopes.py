@@ -32,3 +32,20 @@ WRITE_SCOPES = frozenset(s for s in SCOPES if s.endswith(".write"))
 
 def describe(scopes: list[str]) -> list[tuple[str, str]]:
     return [(s, str(SCOPES[s])) for s in scopes if s in SCOPES]
+
+
+#: Events an app may subscribe to in its manifest, with the scope it needs to receive
+#: each (None: every installed app may receive it).
+EVENTS: dict[str, str | None] = {
+    "app.installed": None,
+    "app.uninstalled": None,
+    "app.scopes_changed": None,
+    "core.member.joined": "core:member.read",
+    "core.member.left": "core:member.read",
+    "im.message.created": "im:message.read",
+    "im.card.action": "im:card.write",
+    "lowcode.record.created": "lowcode:record.read",
+    "lowcode.record.updated": "lowcode:record.read",
+    "lowcode.record.deleted": "lowcode:record.read",
+    "connectors.sync.finished": "connectors:connection.read",
+}

@@ -237,6 +237,11 @@ class UnreadSerializer(serializers.Serializer[Any]):
     conversations = serializers.ListField(child=serializers.DictField())
 
 
+class EventsAfterQuery(serializers.Serializer[Any]):
+    after = serializers.IntegerField(min_value=0)
+    replay = serializers.IntegerField(min_value=0, max_value=300, required=False)
+
+
 class EventSerializer(serializers.Serializer[Any]):
     """A stored event; each type adds its own fields (see docs/REALTIME.md)."""
 

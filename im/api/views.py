@@ -426,17 +426,29 @@ class EventViewSet(OrgScopedViewSet):
     pagination_class = None  # pages by ``after``, at most 500 events
 
     @extend_schema(
-        parameters=[OpenApiParameter("after", OpenApiTypes.INT, required=True)],
+        parameters=[
+            OpenApiParameter("after", OpenApiTypes.INT, required=True),
+            OpenApiParameter(
+                "replay",
+                OpenApiTypes.INT,
+                description=(
+                    "Also return events of the last N seconds (at most 300) whose id is not "
+                    "above `after`: a transaction may commit after a later one. Clients drop "
+                    "ids they have already applied."
+                ),
+            ),
+        ],
         responses=s.EventSerializer(many=True),
     )
     def list(self, request: Request, org_id: int) -> Response:
-        try:
-            after = int(request.query_params.get("after", ""))
-        except ValueError:
-            raise ValidationFailed(
-                "after must be an event id.", fields={"after": ["A whole number."]}
-            ) from None
-        return Response([event_dict(e) for e in events_after(self.membership, after)])
+        query = s.EventsAfterQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        events = events_after(
+            self.membership,
+            query.validated_data["after"],
+            replay_seconds=query.validated_data.get("replay", 0),
+        )
+        return Response([event_dict(e) for e in events])
 
 
 class AttachmentViewSet(OrgScopedViewSet):

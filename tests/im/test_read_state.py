@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from im import actions, selectors
 from im.models import Conversation, ConversationMember, Message
@@ -329,6 +332,40 @@ def test_events_after_returns_exactly_what_i_missed_in_my_conversations(
         events[3]["id"],
         events[4]["id"],
     ]
+
+
+def test_an_event_that_commits_late_below_the_last_id_comes_back_with_replay(
+    api, org, group, owner, member
+):
+    """A transaction that took a lower id may commit after a later one: ``replay`` returns it."""
+    from im.models import Event
+
+    actions.do_send_message(owner, group, body="late")
+    actions.do_send_message(owner, group, body="early")
+    early, late = Event.objects.filter(conversation=group).order_by("-id")[:2]
+    assert late.pk < early.pk
+    late.delete()  # not committed yet when the client asks
+    seen = api(member).get(url(org, "events/?after=0")).json()[-1]["id"]
+    assert seen == early.pk
+    late.save(force_insert=True)  # commits now, with its lower id
+
+    exact = api(member).get(url(org, f"events/?after={seen}")).json()
+    replayed = api(member).get(url(org, f"events/?after={seen}&replay=60")).json()
+
+    assert exact == []
+    assert late.pk in [e["id"] for e in replayed]
+    # Events outside the window do not come back.
+    Event.objects.filter(conversation=group).update(
+        created_at=timezone.now() - timedelta(minutes=5)
+    )
+    assert api(member).get(url(org, f"events/?after={seen}&replay=60")).json() == []
+
+
+@pytest.mark.parametrize("query", ["after=1&replay=301", "after=1&replay=-1", "after=-1"])
+def test_events_after_refuses_out_of_range_parameters(api, org, member, query):
+    response = api(member).get(url(org, f"events/?{query}"))
+
+    assert response.status_code == 400
 
 
 @pytest.mark.parametrize("after", ["", "abc", "1.5"])

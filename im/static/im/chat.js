@@ -2329,9 +2329,12 @@
       loadPendingDings();
       return;
     }
-    api("events/?after=" + state.lastEventId).then(function (events) {
+    /* replay=60: events that committed late, below the last id seen, come back too;
+       applyEvent drops ids it has already applied. */
+    var before = state.lastEventId;
+    api("events/?after=" + before + "&replay=60").then(function (events) {
       events.forEach(applyEvent);
-      if (events.length >= 500) catchUp();
+      if (events.length >= 500 && state.lastEventId > before) catchUp();
     }, function () {});
   }
   function connect() {

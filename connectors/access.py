@@ -6,7 +6,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from connectors.models import Connection, SyncRun
+from connectors.models import Connection, Destination, ScenarioToken, SyncRun
 from core.access import as_id
 from core.errors import NotFound
 from core.models import Membership
@@ -31,3 +31,23 @@ def access_run(member: Membership, run_id: Any) -> SyncRun:
         raise NotFound(_("Sync run not found."))
     check_permission(member, "connectors.connection.manage")
     return run
+
+
+def access_destination(member: Membership, destination_id: Any) -> Destination:
+    destination = (
+        Destination.objects.select_related("connection")
+        .filter(org_id=member.org_id, pk=as_id(destination_id))
+        .first()
+    )
+    if destination is None:
+        raise NotFound(_("Destination not found."))
+    check_permission(member, "connectors.connection.manage")
+    return destination
+
+
+def access_scenario_token(member: Membership, token_id: Any) -> ScenarioToken:
+    token = ScenarioToken.objects.filter(org_id=member.org_id, pk=as_id(token_id)).first()
+    if token is None:
+        raise NotFound(_("Token not found."))
+    check_permission(member, "connectors.connection.manage")
+    return token

@@ -202,6 +202,49 @@ def do_delete_connection(
     connection.delete()
 
 
+_LIVE_RUN = (SyncRun.State.QUEUED, SyncRun.State.RUNNING, SyncRun.State.RETRYING)
+
+
+@transaction.atomic
+def do_set_destination_enabled(
+    actor: Membership, destination: Destination, enabled: bool, *, ip: str | None = None
+) -> Destination:
+    """Pause or resume one stream's destination (syncs skip disabled ones)."""
+    check_permission(actor, "connectors.connection.manage")
+    if destination.enabled != enabled:
+        destination.enabled = enabled
+        destination.save(update_fields=["enabled"])
+        name = "connectors.destination.enable" if enabled else "connectors.destination.disable"
+        record_audit(actor.org, actor.user, name, destination, ip=ip)
+    return destination
+
+
+@transaction.atomic
+def do_delete_destination(
+    actor: Membership, destination: Destination, *, ip: str | None = None
+) -> None:
+    """Stop syncing a stream there. Records already in the form stay; their links and the
+    checkpoint go, so a destination made again later starts with a full read."""
+    check_permission(actor, "connectors.connection.manage")
+    live = SyncRun.objects.filter(
+        org_id=destination.org_id, connection_id=destination.connection_id, state__in=_LIVE_RUN
+    ).exists()
+    if live:
+        raise Conflict(
+            _("A sync of this connection is under way: cancel it or wait for it to finish."),
+            code="sync_running",
+        )
+    record_audit(
+        actor.org,
+        actor.user,
+        "connectors.destination.delete",
+        destination,
+        data={"stream": destination.stream, "form": destination.form_id},
+        ip=ip,
+    )
+    destination.delete()
+
+
 def do_check_connection(actor: Membership, connection: Connection) -> Connection:
     """Run the connector's cheap connection test (outside any transaction) and store it."""
     check_permission(actor, "connectors.connection.manage")

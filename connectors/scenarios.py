@@ -235,6 +235,28 @@ def do_create_scenario_token(
     return token, raw
 
 
+@transaction.atomic
+def do_revoke_scenario_token(
+    actor: Membership, token: ScenarioToken, *, ip: str | None = None
+) -> ScenarioToken:
+    """The token stops working at once; it stays listed, marked revoked. Idempotent."""
+    from core.audit import record_audit
+
+    check_permission(actor, "connectors.connection.manage")
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        record_audit(
+            actor.org,
+            actor.user,
+            "connectors.scenario_token.revoke",
+            token,
+            data={"scenario": token.scenario_id, "prefix": token.prefix},
+            ip=ip,
+        )
+    return token
+
+
 def token_for(raw: str, org_id: int, slug: str) -> ScenarioToken | None:
     """The live scenario token ``raw`` if it belongs to that scenario, else None."""
     if not raw.startswith(TOKEN_PREFIX):

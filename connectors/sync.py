@@ -7,6 +7,12 @@ transaction** as the records read before it. So a worker killed mid-run resumes 
 last checkpoint: records after it are read again and upserted again (no duplicates), and
 nothing before it is skipped (no gaps).
 
+Speed: a page is one transaction, written set-based (``_write_batch``: one query for the
+known links, ``COPY`` for new records and links, one UPDATE for changed records, one for
+the run's counters). Connectors that declare ``read_ahead`` are read in a thread a few
+pages ahead, and each page is checked against the form there too (``_prepare``), so the
+source, the checking and the database work overlap.
+
 Errors: a record that does not fit the form is counted as failed and reported on the run
 (the rest go on). A ``TransientError`` ends the attempt and the task retries with
 exponential backoff (or the connector's ``retry_after``) until ``MAX_ATTEMPTS``; then the
@@ -16,13 +22,19 @@ the run at once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -37,11 +49,17 @@ from connectors.registries import (
     TransientError,
     connector_registry,
 )
-from core.bulk import bulk_insert
+from core.bulk import insert_rows
 
 logger = logging.getLogger(__name__)
 
-BATCH = 500
+#: Records asked of the connector per page (its ``page_size`` setting wins): one page is
+#: one transaction and one checkpoint.
+BATCH = 2000
+#: Records stored without a checkpoint when a source checkpoints rarely or never.
+FLUSH_LIMIT = 2 * BATCH
+#: Pages a ``read_ahead`` connector may read ahead of the writer.
+READ_AHEAD_PAGES = 3
 MAX_ATTEMPTS = 6
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 3600
@@ -77,24 +95,136 @@ class Counts:
     cards: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
-def _map(destination: Destination, data: dict[str, Any]) -> dict[str, Any]:
-    return {key: data.get(source) for key, source in destination.mapping.items()}
+def _known_links(
+    destination: Destination, external_ids: list[str]
+) -> dict[str, tuple[int, str, int, Any]]:
+    """``{external id: (link id, data hash, record id, record deleted at)}`` for a page.
+
+    On PostgreSQL the ids go as one array parameter (``= ANY``): a page of thousands of
+    ids costs one bound value, not thousands of placeholders to build and plan.
+    """
+    from lowcode.models import Record
+
+    if db_connection.vendor != "postgresql":
+        found: dict[str, tuple[int, str, int, Any]] = {}
+        for start in range(0, len(external_ids), 500):  # within any SQLite's parameter limit
+            found.update(
+                (row[0], row[1:])
+                for row in SyncedRecord.objects.filter(
+                    org_id=destination.org_id,
+                    destination=destination,
+                    external_id__in=external_ids[start : start + 500],
+                ).values_list("external_id", "pk", "data_hash", "record_id", "record__deleted_at")
+            )
+        return found
+    links, records = SyncedRecord._meta.db_table, Record._meta.db_table
+    # One unique-index probe per id (LATERAL ... LIMIT 1 is never flattened): the plan stays
+    # proportional to the page even when the planner has no statistics yet for a links
+    # table that a first big sync is filling (``= ANY`` then scans the destination's links).
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT l.external_id, l.id, l.data_hash, l.record_id, r.deleted_at"  # noqa: S608
+            " FROM unnest(%s::varchar[]) AS x(external_id)"
+            " CROSS JOIN LATERAL (SELECT s.external_id, s.id, s.data_hash, s.record_id"
+            f" FROM {links} s WHERE s.org_id = %s AND s.destination_id = %s"
+            " AND s.external_id = x.external_id LIMIT 1) l"
+            f" JOIN {records} r ON r.id = l.record_id",
+            [external_ids, destination.org_id, destination.pk],
+        )
+        return {row[0]: tuple(row[1:]) for row in cursor.fetchall()}
+
+
+#: Field types whose checking never touches the database (no references to resolve), so
+#: a page can be checked in the read-ahead thread while the previous one is written.
+_PURE_TYPES = frozenset(
+    {
+        "text",
+        "long_text",
+        "number",
+        "money",
+        "date",
+        "datetime",
+        "single_select",
+        "multi_select",
+        "checkbox",
+        "phone",
+        "email",
+        "scanned_code",
+        "serial",
+        "computed",
+        "created_by",
+        "created_at",
+    }
+)
+
+
+def _pure(fields: list[dict[str, Any]]) -> bool:
+    return all(
+        f["type"] in _PURE_TYPES
+        or (f["type"] == "sub_table" and _pure(f.get("options", {}).get("columns", [])))
+        for f in fields
+    )
+
+
+#: One record made ready to write: (external id, stored data, errors, hash of the data).
+Prepared = tuple[str, dict[str, Any] | None, dict[str, list[str]] | None, str | None]
+
+
+def _prepare(
+    destination: Destination, stream: Stream, batch: list[dict[str, Any]]
+) -> list[Prepared]:
+    """Everything about a page that needs no database: external ids, the mapping, checking
+    against the form (one compiled validator for the page) and change-detection hashes."""
+    from lowcode.actions import clean_many
+
+    keys = stream.primary_key
+    if len(keys) == 1:
+        (key,) = keys
+        ids = [str(data.get(key, ""))[:200] for data in batch]
+    else:
+        ids = [_external_id(stream, data) for data in batch]
+    form = destination.form if destination.form_id is not None else None
+    version = form.published_version if form is not None else None
+    if form is None or version is None:
+        return [(external_id, None, None, None) for external_id in ids]
+    mapping = list(destination.mapping.items())
+    good, bad = clean_many(
+        form, version, [{k: data.get(source) for k, source in mapping} for data in batch]
+    )
+    out: list[Prepared] = [(external_id, None, None, None) for external_id in ids]
+    for row, cleaned in good:
+        out[row - 1] = (ids[row - 1], cleaned, None, _hash(cleaned))
+    for row, errors in bad.items():
+        out[row - 1] = (ids[row - 1], None, errors, None)
+    return out
 
 
 def _write_batch(
-    destination: Destination, stream: Stream, batch: list[dict[str, Any]], counts: Counts
+    destination: Destination,
+    stream: Stream,
+    batch: list[dict[str, Any]],
+    counts: Counts,
+    prepared: list[Prepared] | None = None,
 ) -> None:
-    """Upsert one batch into the destination's form (in the caller's transaction)."""
-    from lowcode.actions import clean_many, insert_records, write_record_data
+    """Upsert one batch into the destination's form (in the caller's transaction).
+
+    ``prepared``: ``_prepare``'s result for ``batch`` if the read-ahead thread made it.
+    Set-based: one query finds the batch's known links, new records and their links go in
+    with one ``COPY`` each (PostgreSQL; ``bulk_create`` elsewhere) from plain rows, and
+    changed records are rewritten with one UPDATE and one history insert.
+    """
+    from lowcode.actions import insert_record_rows, write_records_data
     from lowcode.models import Record
 
+    if prepared is None:
+        prepared = _prepare(destination, stream, batch)
     # The last version of each external record in the batch wins.
-    latest: dict[str, dict[str, Any]] = {}
-    for data in batch:
-        latest[_external_id(stream, data)] = data
+    latest: dict[str, int] = {}
+    for index, item in enumerate(prepared):
+        latest[item[0]] = index
     counts.read += len(batch)
     if destination.form_id is None:
-        counts.cards += [("created", d) for d in latest.values()]
+        counts.cards += [("created", batch[i]) for i in latest.values()]
         return
     form = destination.form
     assert form is not None
@@ -102,62 +232,66 @@ def _write_batch(
     if version is None:
         raise TransientError("The destination form is not published.")
     # Only what deciding needs (not the records' data): link id, hash, record, deleted?
-    known = {
-        row[0]: row[1:]
-        for row in SyncedRecord.objects.filter(
-            org_id=destination.org_id, destination=destination, external_id__in=list(latest)
-        ).values_list("external_id", "pk", "data_hash", "record_id", "record__deleted_at")
-    }
-    ids = list(latest)
-    good, bad = clean_many(form, version, [_map(destination, latest[i]) for i in ids])
-    for row, errors in bad.items():
-        counts.failed += 1
-        if len(counts.errors) < MAX_RECORD_ERRORS:
-            counts.errors.append(
-                {"stream": stream.name, "external_id": ids[row - 1], "fields": errors}
-            )
-    new: list[tuple[str, dict[str, Any], str]] = []
-    changed: dict[int, tuple[int, str, dict[str, Any], str]] = {}
+    known = _known_links(destination, list(latest))
+    new: list[tuple[str, dict[str, Any], str, int]] = []
+    changed: dict[int, tuple[int, str, dict[str, Any], str, int]] = {}
     stale_links: list[int] = []
-    for row, cleaned in good:
-        external_id = ids[row - 1]
-        digest = _hash(cleaned)
-        link = known.get(external_id)
+    for external_id, index in latest.items():
+        _id, cleaned, errors, digest = prepared[index]
+        if cleaned is None or digest is None:
+            counts.failed += 1
+            if len(counts.errors) < MAX_RECORD_ERRORS:
+                counts.errors.append(
+                    {"stream": stream.name, "external_id": external_id, "fields": errors or {}}
+                )
+            continue
+        link = known.get(external_id) if known else None
         if link is None or link[3] is not None:  # never seen, or deleted in Tack
             if link is not None:
                 stale_links.append(link[0])
-            new.append((external_id, cleaned, digest))
+            new.append((external_id, cleaned, digest, index))
         elif link[1] == digest:
             counts.unchanged += 1
         else:
-            changed[link[2]] = (link[0], external_id, cleaned, digest)
+            changed[link[2]] = (link[0], external_id, cleaned, digest, index)
+    now = timezone.now()
     if changed:
-        now = timezone.now()
-        for record in Record.objects.filter(pk__in=list(changed)).select_for_update():
-            link_id, external_id, cleaned, digest = changed[record.pk]
-            write_record_data(record, version, dict(cleaned), actor=None)
-            SyncedRecord.objects.filter(pk=link_id).update(data_hash=digest, synced_at=now)
-            counts.updated += 1
-            counts.cards.append(("changed", latest[external_id]))
-    records = insert_records(
-        form, version, [dict(c) for _e, c, _d in new], actor=None, source=Record.Source.CONNECTOR
-    )
+        records = list(
+            Record.objects.filter(pk__in=list(changed)).order_by("pk").select_for_update()
+        )
+        write_records_data(
+            [(record, dict(changed[record.pk][2])) for record in records], version, actor=None
+        )
+        SyncedRecord.objects.bulk_update(
+            [
+                SyncedRecord(pk=changed[r.pk][0], data_hash=changed[r.pk][3], synced_at=now)
+                for r in records
+            ],
+            ["data_hash", "synced_at"],
+        )
+        counts.updated += len(records)
+        counts.cards += [("changed", batch[changed[r.pk][4]]) for r in records]
     if stale_links:  # the new record replaces the one deleted in Tack
         SyncedRecord.objects.filter(pk__in=stale_links).delete()
-    bulk_insert(
+    if not new:
+        return
+    rows = [cleaned for _e, cleaned, _d, _i in new]
+    record_ids = insert_record_rows(form, version, rows, actor=None, source=Record.Source.CONNECTOR)
+    org_id, destination_id = destination.org_id, destination.pk
+    insert_rows(
+        SyncedRecord,
+        _LINK_COLUMNS,
         [
-            SyncedRecord(
-                org_id=destination.org_id,
-                destination=destination,
-                external_id=external_id,
-                record=record,
-                data_hash=digest,
-            )
-            for (external_id, _cleaned, digest), record in zip(new, records, strict=True)
-        ]
+            (org_id, destination_id, external_id, record_id, digest, now)
+            for (external_id, _c, digest, _i), record_id in zip(new, record_ids, strict=True)
+        ],
+        returning=False,
     )
-    counts.created += len(records)
-    counts.cards += [("created", latest[e]) for e, _c, _d in new]
+    counts.created += len(record_ids)
+    counts.cards += [("created", batch[index]) for _e, _c, _d, index in new]
+
+
+_LINK_COLUMNS = ("org_id", "destination_id", "external_id", "record_id", "data_hash", "synced_at")
 
 
 def _flush(
@@ -167,21 +301,39 @@ def _flush(
     batch: list[dict[str, Any]],
     state: dict[str, Any] | None,
     counts: Counts,
+    *,
+    rereadable: bool = False,
+    prepared: list[Prepared] | None = None,
 ) -> None:
-    """Records and (if given) their checkpoint, in one transaction; then progress."""
+    """Records and (if given) their checkpoint, in one transaction, with the run's counters
+    and progress (one UPDATE, which also notices a cancel: then nothing is kept).
+
+    ``rereadable``: the records can be read from the source again (a pull), so the commit
+    need not wait for the disk flush (PostgreSQL's ``synchronous_commit`` off for this
+    transaction). A database crash can lose only the last few batches, never part of one,
+    and their checkpoint goes with them: the next run reads them again. Pushed records
+    exist nowhere else and are always committed durably.
+    """
     before = (counts.read, counts.created, counts.updated, counts.unchanged, counts.failed)
     cards_before = len(counts.cards)
+    errors_before = len(counts.errors)
     with transaction.atomic():
-        if SyncRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
-            raise Cancelled
+        if rereadable and db_connection.vendor == "postgresql":
+            with db_connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         if batch:
-            _write_batch(destination, stream, batch, counts)
+            _write_batch(destination, stream, batch, counts, prepared)
         if state is not None:
-            StreamState.objects.update_or_create(
-                org_id=destination.org_id,
-                destination=destination,
-                defaults={"state": state, "updated_at": timezone.now()},
-            )
+            stored = StreamState.objects.filter(
+                org_id=destination.org_id, destination=destination
+            ).update(state=state, updated_at=timezone.now())
+            if not stored:
+                StreamState.objects.create(
+                    org_id=destination.org_id,
+                    destination=destination,
+                    state=state,
+                    updated_at=timezone.now(),
+                )
         read, created, updated, unchanged, failed = (
             counts.read - before[0],
             counts.created - before[1],
@@ -193,17 +345,19 @@ def _flush(
         entry = dict(progress.get(stream.name, {"read": 0, "done": False}))
         entry["read"] = entry.get("read", 0) + read
         progress[stream.name] = entry
+        values: dict[str, Any] = {
+            "read_count": F("read_count") + read,
+            "created_count": F("created_count") + created,
+            "updated_count": F("updated_count") + updated,
+            "unchanged_count": F("unchanged_count") + unchanged,
+            "failed_count": F("failed_count") + failed,
+            "progress": progress,
+        }
+        if len(counts.errors) != errors_before:
+            values["record_errors"] = counts.errors
+        if not SyncRun.objects.filter(pk=run.pk, cancel_requested=False).update(**values):
+            raise Cancelled  # rolls this batch back: a cancelled run stores nothing more
         run.progress = progress
-        SyncRun.objects.filter(pk=run.pk).update(
-            read_count=F("read_count") + read,
-            created_count=F("created_count") + created,
-            updated_count=F("updated_count") + updated,
-            unchanged_count=F("unchanged_count") + unchanged,
-            failed_count=F("failed_count") + failed,
-            progress=progress,
-        )
-        if counts.errors:
-            SyncRun.objects.filter(pk=run.pk).update(record_errors=counts.errors)
         new_cards = counts.cards[cards_before:]
         if new_cards:
             _post_cards(destination, stream, new_cards)
@@ -269,6 +423,106 @@ def _title(template: str, data: dict[str, Any], kind: str, stream: Stream) -> st
     return f"{verb} {stream.label.lower()}: {_external_id(stream, data)}"
 
 
+class _ReadAhead:
+    """The connector's ``read`` in a thread, a few pages ahead of the writer.
+
+    While a page is being stored the next one is already on its way (a remote source
+    answers while the database writes), and, given ``prepare``, already checked against
+    the form. Messages come out in the source's order, each record with its prepared
+    form (or None), and an error the source raises comes out where it happened, after the
+    records read before it. Only for connectors that declare ``read_ahead`` (their
+    ``read`` touches no Django database state, which is per thread).
+    """
+
+    _END = object()
+
+    def __init__(
+        self,
+        messages: Iterator[Any],
+        prepare: Callable[[list[dict[str, Any]]], list[Prepared]] | None = None,
+        depth: int = READ_AHEAD_PAGES,
+    ) -> None:
+        from django.utils import translation
+
+        self.messages = messages
+        self.prepare = prepare
+        self.language = translation.get_language()  # error messages as the writer's
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._produce, name="tack-sync-read", daemon=True)
+        self.thread.start()
+
+    def _ready(self, records: list[dict[str, Any]]) -> list[Prepared]:
+        if self.prepare is None or not records:
+            return []
+        try:
+            return self.prepare(records)
+        except Exception:  # the writer prepares the page itself, and reports what fails
+            logger.warning("preparing a page ahead failed; the writer will", exc_info=True)
+            return []
+
+    def _put(self, chunk: Any) -> bool:
+        if self.stop.is_set():
+            return False
+        item: Any = chunk
+        if isinstance(chunk, list):
+            ready = iter(self._ready([m.data for m in chunk if isinstance(m, RecordMessage)]))
+            item = [(m, next(ready, None) if isinstance(m, RecordMessage) else None) for m in chunk]
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self) -> None:
+        from django.db import connections
+        from django.utils import translation
+
+        if self.language:
+            translation.activate(self.language)
+        chunk: list[Any] = []
+        try:
+            for message in self.messages:
+                chunk.append(message)
+                if isinstance(message, StateMessage) or len(chunk) >= BATCH:
+                    if not self._put(chunk):
+                        return
+                    chunk = []
+            if chunk and not self._put(chunk):
+                return
+            self._put(self._END)
+        except BaseException as exc:  # handed to the writer, raised there
+            # Records after the last checkpoint are dropped, as a failing read in the
+            # writer's own thread drops them: the next attempt reads them again.
+            self._put(exc)
+        finally:
+            close = getattr(self.messages, "close", None)
+            if close is not None:
+                close()
+            connections.close_all()  # this thread's own, if the connector opened any
+
+    def __iter__(self) -> Iterator[tuple[Any, Prepared | None]]:
+        while True:
+            item = self.queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield from item
+
+    def close(self, wait_seconds: float = 5.0) -> None:
+        """Stop reading. A source call under way is not waited for beyond ``wait_seconds``:
+        the thread (a daemon) ends by itself when it returns, putting nothing more."""
+        self.stop.set()
+        deadline = time.monotonic() + wait_seconds
+        while self.thread.is_alive() and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                self.queue.get(timeout=0.1)
+            self.thread.join(timeout=0.1)
+
+
 def _sync_destination(run: SyncRun, destination: Destination, config: dict[str, Any]) -> None:
     connector = connector_registry.get(destination.connection.type)
     stream = connector.stream(config, destination.stream)
@@ -276,16 +530,42 @@ def _sync_destination(run: SyncRun, destination: Destination, config: dict[str, 
     state = None if run.full_refresh or stored is None else dict(stored.state)
     counts = Counts()
     batch: list[dict[str, Any]] = []
-    for message in connector.read(config, stream, state, batch_size=BATCH):
-        if isinstance(message, RecordMessage):
-            batch.append(message.data)
-            if len(batch) >= BATCH:
-                _flush(run, destination, stream, batch, None, counts)
-                batch = []
-        elif isinstance(message, StateMessage):
-            _flush(run, destination, stream, batch, message.state, counts)
-            batch = []
-    _flush(run, destination, stream, batch, None, counts)
+    ready: list[Prepared | None] = []
+    messages = connector.read(config, stream, state, batch_size=BATCH)
+    reader = None
+    if getattr(connector, "read_ahead", False):
+        form = destination.form if destination.form_id is not None else None
+        version = form.published_version if form is not None else None
+        # Checking a page in the reader thread needs no database (no references).
+        pure = version is None or _pure(version.fields)
+
+        def prepare(records: list[dict[str, Any]]) -> list[Prepared]:
+            return _prepare(destination, stream, records)
+
+        reader = _ReadAhead(messages, prepare if pure else None)
+
+    def flush(state: dict[str, Any] | None) -> None:
+        prepared = None
+        if ready and all(item is not None for item in ready):
+            prepared = [item for item in ready if item is not None]
+        _flush(run, destination, stream, batch, state, counts, rereadable=True, prepared=prepared)
+
+    try:
+        pairs = reader if reader is not None else ((m, None) for m in messages)
+        for message, item in pairs:
+            if isinstance(message, RecordMessage):
+                batch.append(message.data)
+                ready.append(item)
+                if len(batch) >= FLUSH_LIMIT:  # a source that checkpoints rarely or never
+                    flush(None)
+                    batch, ready = [], []
+            elif isinstance(message, StateMessage):
+                flush(message.state)
+                batch, ready = [], []
+    finally:
+        if reader is not None:
+            reader.close()
+    flush(None)
     progress = dict(SyncRun.objects.values_list("progress", flat=True).get(pk=run.pk))
     progress[stream.name] = {**progress.get(stream.name, {"read": 0}), "done": True}
     SyncRun.objects.filter(pk=run.pk).update(progress=progress)
@@ -343,7 +623,13 @@ def _finish(run: SyncRun, state: str, error: ConnectorError | None = None) -> Sy
     connection = run.connection
     Connection.objects.filter(pk=connection.pk).update(next_sync_at=next_sync_time(connection))
     run.refresh_from_db()
+    for hook in SYNC_FINISHED:
+        hook(run)
     return run
+
+
+#: ``hook(run)`` after a sync run ends (succeeded, failed or cancelled); e.g. app webhooks.
+SYNC_FINISHED: list[Callable[[SyncRun], None]] = []
 
 
 def due_connections() -> list[Connection]:

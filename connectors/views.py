@@ -151,6 +151,17 @@ def interface_strings() -> dict[str, str]:
         "type_hint_ok": _("types match"),
         "type_hint_warn": _("%(from)s into %(to)s: values are converted"),
         "destination_saved": _("Destination saved."),
+        "pause": _("Pause"),
+        "resume": _("Resume"),
+        "paused": _("Paused"),
+        "destination_paused": _("Paused: syncs skip this stream until you resume it."),
+        "destination_resumed": _("Resumed: the next sync includes this stream."),
+        "remove_destination": _("Stop syncing here"),
+        "confirm_remove_destination": _(
+            "Stop syncing this stream into the form? Records already in the form stay; "
+            "syncing it again later starts with a full read."
+        ),
+        "destination_removed": _("This stream is no longer synced there."),
         "syncs_into": _("Syncs into"),
         "see_records": _("See records"),
         "chat_cards": _("Chat cards"),
@@ -208,6 +219,11 @@ def interface_strings() -> dict[str, str]:
         "copy": _("Copy"),
         "copied": _("Copied."),
         "revoked": _("Revoked"),
+        "revoke": _("Revoke"),
+        "confirm_revoke_token": _(
+            "Revoke this token? Anything calling the scenario with it stops working at once."
+        ),
+        "token_revoked": _("Token revoked."),
         "expires": _("Expires %(when)s"),
         "last_used": _("Last used %(when)s"),
         "never_used": _("Never used"),

@@ -35,6 +35,11 @@ from core.models import (
     User,
 )
 from core.permissions import OPERATIONS, OWNER, ROLE_RANK, check_permission, forget_role_grants
+from core.security.policies import (
+    active_org_ids,
+    check_external_sharing,
+    check_password_policies,
+)
 
 Role = Membership.Role
 Status = Membership.Status
@@ -72,6 +77,7 @@ def do_create_organization(
 
 BRANDING_FIELDS = frozenset({"brand_name", "brand_color", "brand_logo"})
 SETTINGS_FIELDS = frozenset({"name"})
+LOGO_FORMATS = frozenset({"PNG", "JPEG", "GIF", "WEBP"})
 
 
 def check_update_organization(actor: Membership, changes: dict[str, Any]) -> None:
@@ -86,6 +92,13 @@ def check_update_organization(actor: Membership, changes: dict[str, Any]) -> Non
     if changes.keys() & BRANDING_FIELDS:
         check_permission(actor, "core.org.branding")
     logo = changes.get("brand_logo")
+    image_format = getattr(getattr(logo, "image", None), "format", None)
+    if isinstance(logo, UploadedFile) and image_format not in LOGO_FORMATS:
+        raise ValidationFailed(
+            _("The logo must be a PNG, JPEG, GIF or WebP image."),
+            code="unsupported_image",
+            fields={"brand_logo": [_("Unsupported image type.")]},
+        )
     if isinstance(logo, UploadedFile) and logo.size and logo.size > settings.LOGO_MAX_BYTES:
         raise PayloadTooLarge(
             _("The logo may be at most %(size)s KiB.") % {"size": settings.LOGO_MAX_BYTES // 1024},
@@ -254,8 +267,9 @@ def do_remove_member(actor: Membership, target: Membership, *, ip: str | None = 
 
 
 def _check_member_limit(org: Organization, adding: int = 0) -> None:
-    """Active members plus pending invitations may not exceed the plan's member limit."""
-    active = Membership.objects.filter(org=org, status=Status.ACTIVE).count()
+    """Active members plus pending invitations may not exceed the plan's member limit
+    (installed apps' own accounts are not members for this)."""
+    active = Membership.objects.filter(org=org, status=Status.ACTIVE, user__is_app=False).count()
     pending = Invitation.objects.filter(
         org=org,
         accepted_at__isnull=True,
@@ -290,6 +304,8 @@ def do_invite_member(
     email = User.objects.normalize_email(email).lower()
     if ROLE_RANK.get(role, 99) > ROLE_RANK[actor.role]:
         raise Forbidden(_("You cannot invite someone with a role above your own."))
+    if role == Role.GUEST:
+        check_external_sharing(actor.org_id)
     existing = Membership.objects.filter(org_id=actor.org_id, user__email=email).first()
     if existing is not None:
         raise Conflict(
@@ -397,6 +413,11 @@ def do_accept_invitation(
             password_validation.validate_password(password, candidate)
         except DjangoValidationError as exc:
             fields["password"] = list(exc.messages)
+        if not fields.get("password"):
+            try:
+                check_password_policies(password, invitation.email, [invitation.org_id])
+            except ValidationFailed as exc:
+                fields.update(exc.fields)
         if fields:
             raise ValidationFailed(_("Please correct the highlighted fields."), fields=fields)
         user = User.objects.create_user(
@@ -404,6 +425,8 @@ def do_accept_invitation(
         )
     if Membership.objects.filter(org_id=invitation.org_id, user=user).exists():
         raise Conflict(_("You are already a member of this organisation."), code="already_member")
+    if invitation.role == Role.GUEST:
+        check_external_sharing(invitation.org_id)
     _check_member_limit(invitation.org)
     membership = Membership.objects.create(
         org_id=invitation.org_id, user=user, role=invitation.role, status=Status.ACTIVE
@@ -614,5 +637,6 @@ def do_change_password(user: User, *, current: str, new: str) -> None:
         raise ValidationFailed(
             _("Choose a stronger password."), fields={"new_password": list(exc.messages)}
         ) from exc
+    check_password_policies(new, user.email, active_org_ids(user.pk), field="new_password")
     user.set_password(new)
     user.save(update_fields=["password"])

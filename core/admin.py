@@ -526,3 +526,7 @@ class AuditLogEntryAdmin(TenantModelAdmin[AuditLogEntry]):
 
     def has_delete_permission(self, request: HttpRequest, obj: AuditLogEntry | None = None) -> bool:
         return False
+
+
+from core.metrics import admin as _metrics_admin  # noqa: E402,F401  (activity, DAG rollups)
+from core.security import admin as _security_admin  # noqa: E402,F401  (policies, two-step)

@@ -4,12 +4,16 @@
 sequence in one query), then streams all rows with ``COPY … FROM STDIN``. Elsewhere, or
 for a handful of rows, it is Django's ``bulk_create``. Objects come back saved
 (``_state.adding`` false) with their ids, like ``bulk_create``'s.
+
+``insert_rows(model, columns, rows)`` is the same without model instances, for hot bulk
+paths: plain tuples in, new primary keys out (COPY on PostgreSQL, ``bulk_create``
+elsewhere).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from django.db import connection, models
@@ -61,3 +65,72 @@ def bulk_insert(objs: Sequence[M]) -> list[M]:
         obj._state.adding = False
         obj._state.db = connection.alias
     return objs
+
+
+def insert_rows(
+    model: type[models.Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    returning: bool = True,
+) -> list[int]:
+    """Insert ``rows`` (values in ``columns`` order, by attname: ``form_id``) into
+    ``model``'s table; returns the new primary keys in row order.
+
+    JSON fields take Python values. Fields not in ``columns`` get their defaults as
+    ``Model.save()`` would give them (a callable default is called per row).
+    ``returning=False``: the caller needs no keys (an empty list comes back), so on
+    PostgreSQL the table's identity default numbers the rows and a round trip is saved.
+    """
+    if not rows:
+        return []
+    meta = model._meta
+    by_attname = {f.attname: f for f in meta.concrete_fields}
+    given = [by_attname[c] for c in columns]
+    missing = [f for f in meta.concrete_fields if not f.primary_key and f.attname not in columns]
+    if connection.vendor != "postgresql" or len(rows) < COPY_THRESHOLD:
+        objs = [model(**dict(zip(columns, row, strict=True))) for row in rows]
+        model._default_manager.bulk_create(objs, batch_size=1000)
+        return [int(obj.pk) for obj in objs] if returning else []
+    constant: list[Any] = []
+    per_row: list[tuple[int, Callable[[], Any]]] = []
+    for index, field in enumerate(missing):
+        if field.has_default() and callable(field.default):
+            constant.append(None)
+            per_row.append((index, field.get_default))
+        else:
+            constant.append(field.get_default())  # "" for text without a default
+    fields = [*given, *missing]
+    json_at = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
+    encoders = {i: fields[i].encoder for i in json_at}  # type: ignore[attr-defined]
+    table = meta.db_table
+    pk_column = str(meta.pk.column)
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        names = [str(f.column) for f in fields]
+        if returning:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, pk_column, len(rows)],
+            )
+            ids = [int(row[0]) for row in cursor.fetchall()]
+            names.insert(0, pk_column)
+        quoted = ", ".join(quote(c) for c in names)
+        with cursor.cursor.copy(f"COPY {quote(table)} ({quoted}) FROM STDIN") as copy:
+            write_row = copy.write_row
+            simple = not json_at and not per_row
+            lead: tuple[Any, ...] = ()
+            for index, row in enumerate(rows):
+                if returning:
+                    lead = (ids[index],)
+                if simple:
+                    write_row((*lead, *row, *constant))
+                    continue
+                values = [*row, *constant]
+                for at, default in per_row:
+                    values[len(columns) + at] = default()
+                for i in json_at:
+                    if values[i] is not None:
+                        values[i] = json.dumps(values[i], cls=encoders[i])
+                write_row((*lead, *values))
+    return ids if returning else []

@@ -4,6 +4,7 @@ import re
 from typing import Any
 
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 
 from core.models import Organization
@@ -62,6 +63,10 @@ def tack(request: HttpRequest) -> dict[str, Any]:
         "brand_color": colour,
         "brand_on_color": _text_on(colour),
         "brand_logo_url": org.brand_logo.url if org and org.brand_logo else None,
+        # The colours as a stylesheet (CSP: no inline style); the colour versions the URL.
+        "brand_css_url": (
+            f"{reverse('core:brand_css', args=[org.pk])}?v={colour[1:]}" if org else None
+        ),
         "current_org": org,
         "current_membership": membership,
         "org_perms": (
@@ -70,4 +75,23 @@ def tack(request: HttpRequest) -> dict[str, Any]:
             else frozenset()
         ),
         "user_orgs": SimpleLazyObject(user_orgs),
+    }
+
+
+def email_brand(org: Organization) -> dict[str, Any]:
+    """The organisation's brand for HTML e-mails (inline styles there: mail clients need them)."""
+    from django.conf import settings
+
+    colour = _safe_colour(org.brand_color)
+    logo_url = None
+    if org.brand_logo:
+        url = org.brand_logo.url
+        logo_url = (
+            url if url.startswith(("http://", "https://")) else settings.TACK_PUBLIC_URL + url
+        )
+    return {
+        "name": org.display_name,
+        "color": colour,
+        "on_color": _text_on(colour),
+        "logo_url": logo_url,
     }

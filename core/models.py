@@ -305,3 +305,18 @@ class AuditLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_type}:{self.target_id}"
+
+
+from core.metrics.models import (  # noqa: E402,F401  (activity and DAG metrics tables)
+    ActivityDaily,
+    DagDefinition,
+    DailyOrgRollup,
+    MemberLapse,
+    PlatformDaily,
+    SystemDaily,
+)
+from core.security.models import (  # noqa: E402,F401  (security policies, two-step verification)
+    RecoveryCode,
+    SecurityPolicy,
+    TwoFactorDevice,
+)

@@ -53,6 +53,11 @@ OPERATIONS: dict[str, Operation] = {
             "core.department.manage", _("Create, rename, move and delete departments"), _ADMINS
         ),
         Operation("core.audit.read", _("Read the audit log"), _ADMINS),
+        Operation(
+            "core.security.manage",
+            _("Change security policies: passwords, sessions, networks, two-step, exports"),
+            _ADMINS,
+        ),
         Operation("core.role.manage", _("Change what each role may do"), frozenset({OWNER})),
         Operation("im.group.create", _("Create group conversations"), _STAFF),
         Operation("im.message.recall_any", _("Recall any message at any time"), _ADMINS),
@@ -61,6 +66,11 @@ OPERATIONS: dict[str, Operation] = {
             "lowcode.app.manage_all", _("Manage every low-code app and see all records"), _ADMINS
         ),
         Operation("marketplace.app.install", _("Install marketplace apps"), _ADMINS),
+        Operation(
+            "marketplace.billing.manage",
+            _("Manage subscriptions, pay invoices and see payments"),
+            _ADMINS,
+        ),
         Operation("connectors.connection.manage", _("Manage connector connections"), _ADMINS),
         Operation("metrics.read", _("Read the organisation's usage metrics"), _ADMINS),
     ]

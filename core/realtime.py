@@ -29,6 +29,7 @@ from channels.layers import get_channel_layer
 from django.contrib.auth.models import AnonymousUser
 
 from core.auth import hash_token
+from core.metrics.recording import note_socket_connect
 from core.models import ApiToken, User
 
 logger = logging.getLogger("tack.realtime")
@@ -44,6 +45,15 @@ def _user_for_token(raw: str) -> User | None:
     if token is None or not token.is_usable or not token.user.is_active:
         return None
     return token.user
+
+
+def _refused_orgs(scope: dict[str, Any]) -> set[int]:
+    from core.security.enforcement import socket_refused_orgs
+
+    client = scope.get("client") or (None,)
+    query = parse_qs(scope.get("query_string", b"").decode())
+    by_session = "token" not in query
+    return socket_refused_orgs(scope["user"], client[0], scope.get("session"), by_session)
 
 
 class TokenAuthMiddleware:
@@ -213,12 +223,15 @@ class EventsConsumer(AsyncWebsocketConsumer):
             return
         self.user = user
         self.conversation_ids: set[int] = set()
+        # Organisations whose security policy refuses this socket: none of their events.
+        self.refused_orgs: set[int] = await database_sync_to_async(_refused_orgs)(self.scope)
         await self.accept()
         conversation_ids: list[int] = []
         for loader in SUBSCRIPTION_LOADERS:
             conversation_ids.extend(await database_sync_to_async(loader)(user))
         await hub.ensure_running()
         hub.register(self, user.pk, conversation_ids)
+        await database_sync_to_async(note_socket_connect)(user)  # DAG metrics: chat activity
         await self.send_json({"type": "hello", "user_id": user.pk})
 
     async def disconnect(self, code: int) -> None:
@@ -226,6 +239,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
             hub.unregister(self, self.user.pk)
 
     async def deliver(self, text: str, event: dict[str, Any]) -> None:
+        if event.get("org_id") in getattr(self, "refused_orgs", ()):
+            return
         with contextlib.suppress(Exception):  # a socket closing mid-send is not an error
             await self.send(text_data=text)
 

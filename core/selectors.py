@@ -31,11 +31,14 @@ def member_list(
     filters: dict[str, Any] | None = None,
     base: QuerySet[Membership] | None = None,
 ) -> QuerySet[Membership]:
-    """Members of ``org``, users and departments loaded. Filters: department, role, status, q."""
+    """Members of ``org``, users and departments loaded. Filters: department, role, status, q.
+
+    People only: installed apps' own accounts (``User.is_app``) are listed with the
+    installed apps, not in the directory."""
     filters = filters or {}
     qs = (
         (base if base is not None else Membership.objects.all())
-        .filter(org=org)
+        .filter(org=org, user__is_app=False)
         .select_related("user")
         .prefetch_related(
             Prefetch(

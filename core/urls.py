@@ -2,6 +2,8 @@ from django.contrib.auth.views import LogoutView
 from django.urls import path
 
 from core import views
+from core.metrics import views as metrics_views
+from core.security import views as security_views
 
 app_name = "core"
 
@@ -49,4 +51,11 @@ urlpatterns = [
         name="department_member_remove",
     ),
     path(f"{org}settings/", views.org_settings, name="org_settings"),
+    path(f"{org}admin/metrics/", metrics_views.org_metrics, name="org_metrics"),
+    path("ops/metrics/", metrics_views.ops_metrics, name="ops_metrics"),
+    path(f"{org}settings/security/", security_views.org_security, name="org_security"),
+    path(f"{org}members/export.csv", views.members_export, name="members_export"),
+    path("account/two-factor/", security_views.two_factor, name="two_factor"),
+    path("login/verify/", security_views.two_factor_verify, name="two_factor_verify"),
+    path("brand/<int:org_id>.css", security_views.brand_css, name="brand_css"),
 ]

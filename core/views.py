@@ -9,6 +9,7 @@ carries the organisation's branding) and maps domain errors to pages:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -19,7 +20,7 @@ from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView, redirect_to_login
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
@@ -72,9 +73,23 @@ from core.forms import (
     ProfileForm,
     RoleForm,
 )
+from core.member_export import check_member_export, member_csv_chunks
+from core.metrics.recording import note_request
 from core.models import Membership, Organization, User
 from core.permissions import OPERATIONS, ROLE_RANK, check_permission, has_permission
 from core.permissions import role_permissions as permissions_of_role
+from core.security.actions import has_two_factor
+from core.security.enforcement import (
+    PASSWORD_CHANGE,
+    SessionExpired,
+    enforce_page,
+    enforce_session_for_user,
+    mark_signed_in,
+    password_fails_policies,
+    signed_in_orgs_refuse_ip,
+)
+from core.security.enforcement import PENDING as TWO_FACTOR_PENDING
+from core.security.policies import export_allowed, ip_refusal_message
 from core.selectors import (
     api_tokens_for_user,
     department_list,
@@ -124,10 +139,15 @@ def org_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         scoped = cast(OrgRequest, request)
         scoped.org = membership.org
         scoped.membership = membership
+        refusal = enforce_page(request, membership)  # the organisation's security policy
+        if refusal is not None:
+            return refusal
         if request.session.get(LAST_ORG_KEY) != membership.org_id:
             request.session[LAST_ORG_KEY] = membership.org_id
         try:
-            return view(scoped, **kwargs)
+            response = view(scoped, **kwargs)
+            note_request(request, membership, response.status_code)  # DAG metrics activity
+            return response
         except NotFound as exc:
             raise Http404(exc.message) from exc
         except Forbidden as exc:
@@ -201,9 +221,33 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 class TackLoginView(LoginView):
+    """Password first; then, for accounts with two-step verification, the code page.
+
+    Refused when every organisation the person belongs to refuses their network."""
+
     template_name = "core/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        user = form.get_user()
+        password = form.cleaned_data.get("password") or ""
+        if signed_in_orgs_refuse_ip(user, client_ip(self.request)):
+            form.add_error(None, ip_refusal_message())
+            refused = self.form_invalid(form)
+            refused.status_code = 403
+            return refused
+        if has_two_factor(user):
+            self.request.session[TWO_FACTOR_PENDING] = {
+                "user": user.pk,
+                "at": int(time.time()),
+                "next": self.get_success_url(),
+                "password_change": password_fails_policies(user, password),
+            }
+            return redirect("core:two_factor_verify")
+        response = super().form_valid(form)
+        mark_signed_in(self.request, two_factor=False, password=password)
+        return response
 
 
 @login_required
@@ -283,6 +327,7 @@ def members(request: OrgRequest) -> HttpResponse:
             "role": has_permission(actor, "core.member.role.change"),
             "suspend": has_permission(actor, "core.member.suspend"),
             "remove": has_permission(actor, "core.member.remove"),
+            "export": export_allowed(actor, "members"),
         },
     }
     if is_htmx_partial(request, "member-table"):
@@ -297,6 +342,17 @@ def members(request: OrgRequest) -> HttpResponse:
         status = 400 if invite_form.errors else 200
         response = render(request, "core/members.html", context, status=status)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
+@org_page
+def members_export(request: OrgRequest) -> Any:
+    """The member directory as CSV (the directory's filters apply), streamed."""
+    filter_form = MemberFilterForm(request.org, request.GET)
+    members = check_member_export(request.membership, filter_form.filters())
+    response = StreamingHttpResponse(member_csv_chunks(members), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="members.csv"'
+    response["Cache-Control"] = "private, no-store"
     return response
 
 
@@ -554,12 +610,17 @@ def account(request: UserRequest) -> HttpResponse:
             password_form.add_tack_error(exc)
         else:
             update_session_auth_hash(request, user)
+            request.session.pop(PASSWORD_CHANGE, None)
             messages.success(request, _("Your password is changed."))
             return redirect("core:account")
     if sent == "token" and token_form.is_valid():
         try:
+            # A token outlives the session: only a session the policies accept mints one.
+            enforce_session_for_user(request)
             issued = do_create_api_token(user, **token_form.cleaned_data)
-        except CORRECTABLE as exc:
+        except SessionExpired:
+            return redirect_to_login(reverse("core:account"))
+        except (*CORRECTABLE, Forbidden) as exc:
             token_form.add_tack_error(exc)
         else:
             token_form = ApiTokenForm()

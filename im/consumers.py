@@ -39,7 +39,9 @@ async def handle_typing(consumer: EventsConsumer, frame: dict[str, Any]) -> None
             {"type": "error", "code": "invalid", "message": "conversation_id is required"}
         )
         return
-    if conversation_id not in consumer.conversation_ids:
+    if conversation_id not in consumer.conversation_ids or (
+        await _org_of(conversation_id) in getattr(consumer, "refused_orgs", ())
+    ):
         await consumer.send_json({"type": "error", "code": "not_found", "message": "Not found."})
         return
     last: dict[int, float] = consumer.__dict__.setdefault("_typing_sent", {})

@@ -99,6 +99,29 @@ def interface_strings() -> dict[str, str]:
         "uploading": _("Uploading…"),
         "remove": _("Remove"),
         "all_staff": _("All staff"),
+        "details": _("Group details"),
+        "members_title": _("Members"),
+        "apps_title": _("Apps"),
+        "apps_none": _("No apps in this group yet."),
+        "app_added_by": _("Added by %(name)s"),
+        "app_remove_label": _("Remove %(name)s from this group"),
+        "app_remove_confirm": _(
+            "Remove %(name)s from this group? It can no longer post cards here."
+        ),
+        "app_add_label": _("Add an app"),
+        "app_add": _("Add"),
+        "app_added": _("%(name)s was added to the group."),
+        "app_removed": _("%(name)s was removed from the group."),
+        "app_add_none": _(
+            "No installed app can post cards in chats. "
+            "Organisation admins install apps from the Marketplace."
+        ),
+        "app_add_no_other": _(
+            "No other installed app can post cards in chats. "
+            "Organisation admins install apps from the Marketplace."
+        ),
+        "marketplace": _("Browse the Marketplace"),
+        "card_action_error": _("The app did not answer. Try again later."),
     }
 
 
@@ -112,6 +135,7 @@ def chat(request: OrgRequest) -> HttpResponse:
         "api": f"/api/v1/orgs/{request.org.pk}/",
         "ws_path": "/ws/",
         "page_url": reverse("im:chat", args=[request.org.pk]),
+        "marketplace_url": reverse("marketplace:catalogue", args=[request.org.pk]),
         "me": {"member_id": member.pk, "user_id": user.pk, "display_name": user.display_name},
         "can_browse_members": has_permission(member, "core.member.read"),
         "open_conversation": _positive_int(request, "c"),

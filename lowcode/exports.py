@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import ValidationFailed
 from core.models import Department, Membership
+from core.security.policies import check_export_allowed
 from lowcode.access import app_levels, visible_records_q
 from lowcode.models import Form, Record
 from lowcode.registries import field_type_registry
@@ -79,6 +80,7 @@ class Export:
 
 def check_export(member: Membership, form: Form, *, filters: Any = None, sort: str = "") -> Export:
     """Validate the filter and sort, check the size; raises before any byte is sent."""
+    check_export_allowed(member, "records")
     levels = app_levels(member, form.app)
     fields = [
         f for f in form_fields(form) if field_type_registry.get(f["type"]).virtual_column is None

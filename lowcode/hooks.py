@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 FIELD_USAGE_CHECKS: list[Callable[[Form, set[str]], list[str]]] = []
 #: ``(actor, record) -> None`` after a record is created (inside the transaction).
 RECORD_CREATED: list[Callable[[Membership | None, Record], None]] = []
+#: ``(actor, record) -> None`` after a record's data changed (inside the transaction).
+RECORD_UPDATED: list[Callable[[Membership | None, Record], None]] = []
+#: ``(actor, record) -> None`` after a record was deleted (inside the transaction).
+RECORD_DELETED: list[Callable[[Membership | None, Record], None]] = []
 #: ``(actor, record) -> None``: raise a TackError to refuse an edit or delete.
 RECORD_WRITE_CHECKS: list[Callable[[Membership, Record], None]] = []
 #: ``(member) -> Q``: records a member sees without ``view_all`` besides their own.

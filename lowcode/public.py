@@ -30,6 +30,7 @@ from core.audit import record_audit
 from core.auth import hash_token
 from core.errors import Conflict, NotFound, TackError, ValidationFailed
 from core.models import Membership, Organization
+from core.security.policies import check_external_sharing
 from lowcode.access import app_levels, check_app_level
 from lowcode.actions import do_create_record
 from lowcode.models import Form, PublicLink, Record
@@ -54,8 +55,10 @@ class RateLimited(TackError):
 
 
 def public_links_allowed(org: Organization) -> bool:
-    """Whether the organisation allows sharing forms outside it (an org setting, later)."""
-    return True
+    """Whether the organisation's security policy allows sharing forms outside it."""
+    from core.security.policies import external_sharing_allowed
+
+    return external_sharing_allowed(org.pk)
 
 
 def public_fields(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -171,6 +174,7 @@ def do_create_public_link(
 ) -> tuple[PublicLink, str]:
     """A new link and its raw token (shown once)."""
     check_app_level(actor, form.app, "manage")
+    check_external_sharing(actor.org_id)
     offered = _check_form_is_shareable(form)
     if max_submissions is not None and (
         isinstance(max_submissions, bool) or not 1 <= max_submissions <= 1_000_000

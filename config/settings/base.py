@@ -228,10 +228,16 @@ INVITATION_TTL_DAYS = 14
 # --- API ------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Marketplace apps' OAuth tokens (anything but ``tack_…``), scope-checked per view.
+        "marketplace.auth.AppTokenAuthentication",
         "core.auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        # The organisation's security policy (network allowlist, session lifetime, two-step).
+        "core.security.enforcement.OrgPolicyPermission",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "core.api.parsers.JSONBodyParser",
@@ -256,6 +262,32 @@ REST_FRAMEWORK = {
 # OAuth 2.0 for marketplace apps (django-oauth-toolkit); the rest of its settings are in
 # the OAUTH2_PROVIDER block below.
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
+OAUTH2_PROVIDER = {
+    # Tokens bound to one installation and its granted scopes (marketplace/oauth.py).
+    "OAUTH2_VALIDATOR_CLASS": "marketplace.oauth.MarketplaceOAuth2Validator",
+    "SCOPES_BACKEND_CLASS": "marketplace.oauth.MarketplaceScopes",
+    "PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,  # S256 only
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # only SHA-256 checksums at rest
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,  # Authorization header only
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    # http redirect URIs (loopback only, see marketplace.oauth) for local development.
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"] if (DEBUG or EMBEDDED) else ["https"],
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 24 * 3600,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "client_credentials", "refresh_token"],
+}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tack API",
@@ -279,6 +311,8 @@ SPECTACULAR_SETTINGS = {
         "MembershipRoleEnum": "core.models.Membership.Role",
         "MembershipStatusEnum": "core.models.Membership.Status",
         "ConnectionScheduleEnum": "connectors.models.Connection.Schedule",
+        "PartnerMemberRoleEnum": "marketplace.models.partners.PartnerMember.Role",
+        "WebhookDeliveryStatusEnum": "marketplace.models.webhooks.WebhookDelivery.Status",
     },
 }
 
@@ -386,9 +420,66 @@ CELERY_BEAT_SCHEDULE["lowcode-approval-reminders"] = {
     "task": "lowcode.send_approval_reminders",
     "schedule": 300.0,
 }
+# Marketplace billing (marketplace/billing_tasks.py): the idempotent billing run, hourly;
+# partner statements, daily. Commission default and payout minimums (minor units).
+CELERY_BEAT_SCHEDULE["marketplace-billing-run"] = {
+    "task": "marketplace.billing_tasks.run_billing",
+    "schedule": 3600.0,
+}
+CELERY_BEAT_SCHEDULE["marketplace-partner-statements"] = {
+    "task": "marketplace.billing_tasks.partner_statements",
+    "schedule": 86400.0,
+}
+TACK_MARKETPLACE_COMMISSION_RATE = "0.15"
+TACK_MARKETPLACE_PAYOUT_MINIMUM = {"CNY": 10000, "*": 10000}
 
 # --- Outgoing calls to user-supplied URLs (core/netguard.py) -----------------------
 # Bots' outgoing URLs may only reach public internet addresses (no SSRF into loopback,
 # private networks or cloud metadata). Allowed in the embedded default so a local demo
 # bot on 127.0.0.1 works; refused in production unless explicitly enabled.
 TACK_ALLOW_PRIVATE_WEBHOOK_TARGETS = _env_bool("TACK_ALLOW_PRIVATE_WEBHOOK_TARGETS", EMBEDDED)
+
+# --- Marketplace event webhooks (marketplace/webhooks.py) --------------------------
+# Seconds to wait before each retry of an undelivered webhook (then: failed, replayable).
+TACK_WEBHOOK_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000]
+TACK_WEBHOOK_TIMEOUT_SECONDS = 15
+# Concurrent requests per delivery batch in one worker (one HTTP session per thread).
+TACK_WEBHOOK_CONCURRENCY = int(os.environ.get("TACK_WEBHOOK_CONCURRENCY", "8"))
+TACK_WEBHOOK_BATCH_SIZE = 200
+# After a secret rotation, requests carry a signature with the old secret too, this long.
+TACK_WEBHOOK_SECRET_GRACE_SECONDS = 24 * 3600
+CELERY_BEAT_SCHEDULE["marketplace-webhooks-due"] = {
+    "task": "marketplace.webhooks_due",
+    "schedule": 30.0,
+}
+# Delivered, failed and cancelled deliveries (with their attempt log) are kept this long.
+TACK_WEBHOOK_RETENTION_DAYS = 30
+CELERY_BEAT_SCHEDULE["marketplace-prune-webhook-deliveries"] = {
+    "task": "marketplace.prune_webhook_deliveries",
+    "schedule": 86400.0,
+}
+CELERY_BEAT_SCHEDULE["marketplace-clear-expired-oauth-tokens"] = {
+    "task": "marketplace.clear_expired_oauth_tokens",
+    "schedule": 86400.0,
+}
+
+# --- Activity and DAG metrics (core.metrics; docs/METRICS.md) ----------------------
+# Defaults of the first DAG definition; later changes are new versions (ops API / console).
+TACK_DAG_MIN_ACTIVE_SHARE = os.environ.get("TACK_DAG_MIN_ACTIVE_SHARE", "1/3")
+TACK_DAG_MIN_SYSTEMS = int(os.environ.get("TACK_DAG_MIN_SYSTEMS", "6"))
+TACK_DAG_MIN_USAGE_MINUTES = int(os.environ.get("TACK_DAG_MIN_USAGE_MINUTES", "0"))
+# The built-in chat makes members active; it is a business system only when this is true.
+TACK_METRICS_CHAT_IS_SYSTEM = _env_bool("TACK_METRICS_CHAT_IS_SYSTEM", False)
+TACK_METRICS_RECORDING = _env_bool("TACK_METRICS_RECORDING", True)
+# "redis" or "db"; empty: Redis when REDIS_URL is set, else the database upsert table.
+TACK_METRICS_BACKEND = os.environ.get("TACK_METRICS_BACKEND", "")
+TACK_METRICS_REDIS_PREFIX = os.environ.get("TACK_METRICS_REDIS_PREFIX", "tack:act")
+TACK_METRICS_REDIS_RETENTION_DAYS = int(os.environ.get("TACK_METRICS_REDIS_RETENTION_DAYS", "40"))
+CELERY_BEAT_SCHEDULE["metrics-rollup-yesterday"] = {
+    "task": "core.metrics.tasks.rollup_yesterday",
+    "schedule": 3600.0,
+}
+CELERY_BEAT_SCHEDULE["metrics-rollup-today"] = {
+    "task": "core.metrics.tasks.rollup_today",
+    "schedule": 3600.0,
+}

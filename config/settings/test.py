@@ -37,3 +37,13 @@ import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 TACK_PRIVATE_MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="tack-test-private-"))
+
+# The SQLite ledger's DELETE guard (marketplace/migrations/0006_ledger_guards.py) stays
+# off in tests so transactional tests can flush their tables; tests of the guard turn it
+# on. (PostgreSQL's flush is TRUNCATE, which the guard never sees.)
+TACK_LEDGER_DELETE_GUARD = False
+
+# Activity recording (DAG metrics) is off by default in tests, so query-count tests elsewhere
+# stay exact; tests/core/metrics_support.py turns it on for the metrics tests.
+TACK_METRICS_RECORDING = False
+TACK_METRICS_REDIS_PREFIX = f"{os.environ['TACK_CACHE_PREFIX']}:act"

@@ -15,12 +15,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from connectors import scenarios
+from connectors.access import access_scenario_token
 from connectors.models import Scenario, ScenarioRun, ScenarioToken
 from core.access import access_organization, as_id
 from core.api.base import OrgScopedViewSet
 from core.auth import ApiTokenAuthentication
 from core.errors import NotFound
 from core.permissions import check_permission
+from core.security.enforcement import enforce_api
 
 
 class ScenarioSerializer(serializers.ModelSerializer[Scenario]):
@@ -167,6 +169,23 @@ class ScenarioViewSet(OrgScopedViewSet):
         return Response(scenarios.openapi_for(self.org.pk, request.build_absolute_uri("/")[:-1]))
 
 
+class ScenarioTokenViewSet(OrgScopedViewSet):
+    """A scenario token by id: revoke it (it stops working at once and stays listed)."""
+
+    queryset = ScenarioToken.objects.all()
+    serializer_class = ScenarioTokenSerializer
+    pagination_class = None
+    required_permissions = {"*": "connectors.connection.manage"}
+
+    @extend_schema(request=None, responses=ScenarioTokenSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, org_id: int, pk: str) -> Response:
+        token = scenarios.do_revoke_scenario_token(
+            self.membership, access_scenario_token(self.membership, pk), ip=self.ip
+        )
+        return Response(ScenarioTokenSerializer(token).data)
+
+
 class ScenarioTokenAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer tsc_…``: a token bound to one scenario of one organisation."""
 
@@ -213,6 +232,9 @@ class ScenarioRunView(APIView):
             if not request.user.is_authenticated:
                 raise exceptions.NotAuthenticated()
             member = access_organization(request.user, org_id)
+            # The organisation's security policy (IP allowlist, two-step, session lifetime)
+            # applies to a person's call here as on every other org route.
+            enforce_api(request, org_id)
             check_permission(member, "connectors.connection.manage")
         scenario = (
             token.scenario

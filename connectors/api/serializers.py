@@ -131,6 +131,10 @@ class StreamSerializer(serializers.Serializer[Any]):
         return with_fields(self, fields=StreamFieldSerializer(many=True))
 
 
+class DestinationUpdateSerializer(serializers.Serializer[Any]):
+    enabled = serializers.BooleanField()
+
+
 class DestinationSerializer(serializers.ModelSerializer[Destination]):
     connection_id = serializers.IntegerField(read_only=True)
     form_id = serializers.IntegerField(read_only=True, allow_null=True)

@@ -10,6 +10,10 @@ router.register("types", views.ConnectorTypeViewSet, basename="connector-type")
 router.register("connections", views.ConnectionViewSet, basename="connector-connection")
 router.register("runs", views.SyncRunViewSet, basename="connector-run")
 router.register("scenarios", scenario_views.ScenarioViewSet, basename="connector-scenario")
+router.register("destinations", views.DestinationViewSet, basename="connector-destination")
+router.register(
+    "scenario-tokens", scenario_views.ScenarioTokenViewSet, basename="connector-scenario-token"
+)
 
 urlpatterns = [
     path(

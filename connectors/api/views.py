@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from connectors import actions
-from connectors.access import access_connection, access_run
+from connectors.access import access_connection, access_destination, access_run
 from connectors.actions import full_config
 from connectors.api import serializers as s
 from connectors.models import Connection, Destination, SyncRun
@@ -41,6 +41,8 @@ class ConnectorTypeViewSet(OrgScopedViewSet):
 
     queryset = Connection.objects.none()
     serializer_class = s.ConnectorTypeSerializer
+    # What a marketplace app's OAuth token needs (marketplace.auth).
+    app_scopes = {"list": "connectors:connection.read"}
     pagination_class = None
     required_permissions = {"*": "connectors.connection.manage"}
 
@@ -55,6 +57,12 @@ class ConnectionViewSet(OrgScopedViewSet):
 
     queryset = Connection.objects.all()
     serializer_class = s.ConnectionSerializer
+    # What a marketplace app's OAuth token needs (marketplace.auth).
+    app_scopes = {
+        "list": "connectors:connection.read",
+        "retrieve": "connectors:connection.read",
+        "destinations:get": "connectors:connection.read",
+    }
     pagination_class = None
     required_permissions = {"*": "connectors.connection.manage"}
 
@@ -203,6 +211,8 @@ class SyncRunViewSet(OrgScopedViewSet):
 
     queryset = SyncRun.objects.all()
     serializer_class = s.SyncRunSerializer
+    # What a marketplace app's OAuth token needs (marketplace.auth).
+    app_scopes = {"list": "connectors:connection.read", "retrieve": "connectors:connection.read"}
     pagination_class = NewestFirstCursorPagination
     required_permissions = {"*": "connectors.connection.manage"}
 
@@ -226,3 +236,31 @@ class SyncRunViewSet(OrgScopedViewSet):
     def cancel(self, request: Request, org_id: int, pk: str) -> Response:
         run = actions.do_cancel_run(self.membership, access_run(self.membership, pk))
         return Response(s.SyncRunSerializer(run).data)
+
+
+class DestinationViewSet(OrgScopedViewSet):
+    """One stream's destination: pause or resume it, or stop syncing it there."""
+
+    queryset = Destination.objects.all()
+    serializer_class = s.DestinationSerializer
+    pagination_class = None
+    required_permissions = {"*": "connectors.connection.manage"}
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    def retrieve(self, request: Request, org_id: int, pk: str) -> Response:
+        return Response(s.DestinationSerializer(access_destination(self.membership, pk)).data)
+
+    @extend_schema(request=s.DestinationUpdateSerializer, responses=s.DestinationSerializer)
+    def partial_update(self, request: Request, org_id: int, pk: str) -> Response:
+        destination = access_destination(self.membership, pk)
+        data = _parse(s.DestinationUpdateSerializer, request)
+        destination = actions.do_set_destination_enabled(
+            self.membership, destination, data["enabled"], ip=self.ip
+        )
+        return Response(s.DestinationSerializer(destination).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def destroy(self, request: Request, org_id: int, pk: str) -> Response:
+        destination = access_destination(self.membership, pk)
+        actions.do_delete_destination(self.membership, destination, ip=self.ip)
+        return Response(status=status.HTTP_204_NO_CONTENT)

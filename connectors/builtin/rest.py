@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -298,6 +298,8 @@ class RestConnector(ConnectorType):
     type = "rest"
     label = "REST / JSON API"
     description = "Records from any HTTP API that answers JSON, with paging and incremental reads."
+    #: ``read`` touches no Django database: the sync engine reads ahead in a thread.
+    read_ahead: ClassVar[bool] = True
 
     def spec(self) -> dict[str, Any]:
         pagination = {

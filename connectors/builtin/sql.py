@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlparse
 from sqlparse import tokens as T
@@ -679,6 +679,8 @@ class SQLConnector(ConnectorType):
     type = "sql"
     label = "SQL database"
     description = "Tables and read-only queries from PostgreSQL or MySQL/MariaDB."
+    #: ``read`` touches no Django database: the sync engine reads ahead in a thread.
+    read_ahead: ClassVar[bool] = True
 
     def spec(self) -> dict[str, Any]:
         column_names = {

@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
+import json
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -94,10 +98,24 @@ def _encode(value: Any) -> Any:
     return value
 
 
-class TrytonClient:
-    """A logged-in JSON-RPC session."""
+#: Logged-in sessions reused by later clients with the same server and credentials, in
+#: this process only (never stored): a Tryton login hashes the password on purpose, which
+#: can cost more than reading a page. Reused only while Tryton would still accept it (its
+#: ``session.timeout`` is 600 s of inactivity by default); refused ones are dropped.
+SESSION_IDLE_SECONDS = 240
+_sessions: dict[str, tuple[float, str, dict[str, Any]]] = {}
+_sessions_lock = threading.Lock()
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
+
+class _SessionRefused(ConfigError):
+    """Tryton answered 401/403 to a call made with a session."""
+
+
+class TrytonClient:
+    """A logged-in JSON-RPC session (reusing a recent one for the same credentials unless
+    ``fresh``: ``check`` always logs in, to test the credentials themselves)."""
+
+    def __init__(self, config: Mapping[str, Any], *, fresh: bool = False) -> None:
         from connectors.netpolicy import check_target
 
         base = str(config.get("url", "")).rstrip("/")
@@ -106,6 +124,27 @@ class TrytonClient:
         self.http = requests.Session()
         self.http.headers["Content-Type"] = "application/json"
         self._id = 0
+        self._config = config
+        self._key = hashlib.sha256(
+            json.dumps(
+                [self.url, str(config.get("username", "")), str(config.get("password", ""))]
+            ).encode()
+        ).hexdigest()
+        self.context: dict[str, Any] = {}
+        self.reused = False
+        if not fresh:
+            with _sessions_lock:
+                cached = _sessions.get(self._key)
+            if cached is not None and time.monotonic() - cached[0] < SESSION_IDLE_SECONDS:
+                self.http.headers["Authorization"] = cached[1]
+                self.context = dict(cached[2])
+                self.reused = True
+                return
+        self._login()
+
+    def _login(self) -> None:
+        config = self._config
+        self.http.headers.pop("Authorization", None)
         result = self._post(
             "common.db.login",
             [config.get("username", ""), {"password": config.get("password", "")}],
@@ -115,7 +154,17 @@ class TrytonClient:
         user_id, session = result[0], result[1]
         token = base64.b64encode(f"{config.get('username')}:{user_id}:{session}".encode())
         self.http.headers["Authorization"] = f"Session {token.decode()}"
-        self.context: dict[str, Any] = self._post("model.res.user.get_preferences", [True, {}])
+        self.context = self._post("model.res.user.get_preferences", [True, {}])
+        self.reused = False
+        self._remember()
+
+    def _remember(self) -> None:
+        with _sessions_lock:
+            _sessions[self._key] = (
+                time.monotonic(),
+                self.http.headers["Authorization"],
+                dict(self.context),
+            )
 
     def _post(self, method: str, params: list[Any]) -> Any:
         self._id += 1
@@ -138,7 +187,7 @@ class TrytonClient:
         if response.status_code in (401, 403):
             if method == "common.db.login":
                 raise ConfigError("Tryton refused the user name or password.")
-            raise ConfigError("Tryton refused the session (check the user's access rights).")
+            raise _SessionRefused("Tryton refused the session (check the user's access rights).")
         if response.status_code == 404:
             raise ConfigError("No Tryton database at that URL (check the URL and database).")
         if response.status_code >= 400:
@@ -159,7 +208,18 @@ class TrytonClient:
         return _decode(body.get("result"))
 
     def call(self, model: str, method: str, *args: Any) -> Any:
-        return self._post(f"model.{model}.{method}", [*args, self.context])
+        try:
+            result = self._post(f"model.{model}.{method}", [*args, self.context])
+        except _SessionRefused:
+            if not self.reused:
+                raise
+            # The reused session expired (or the server restarted): log in, once.
+            with _sessions_lock:
+                _sessions.pop(self._key, None)
+            self._login()
+            result = self._post(f"model.{model}.{method}", [*args, self.context])
+        self._remember()
+        return result
 
 
 def _f(name: str, kind: str, label: str = "") -> StreamField:
@@ -301,6 +361,8 @@ class TrytonConnector(ConnectorType):
     type = "tryton"
     label = "Tryton ERP/CRM"
     description = "Customers, products, sale orders and opportunities from Tryton."
+    #: ``read`` touches no Django database: the sync engine reads ahead in a thread.
+    read_ahead: ClassVar[bool] = True
     actions: ClassVar[tuple[Action, ...]] = (
         Action(
             "find_party",
@@ -402,7 +464,7 @@ class TrytonConnector(ConnectorType):
         }
 
     def check(self, config: Mapping[str, Any]) -> CheckResult:
-        client = TrytonClient(config)
+        client = TrytonClient(config, fresh=True)
         count = client.call("party.party", "search_count", [])
         return CheckResult(True, f"Connected; {count} parties visible.")
 

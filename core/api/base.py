@@ -16,6 +16,7 @@ from rest_framework import viewsets
 from rest_framework.request import Request
 
 from core.access import access_organization
+from core.metrics.recording import note_request
 from core.models import Membership, Organization
 from core.permissions import check_permission
 
@@ -33,6 +34,13 @@ class OrgScopedViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
     org_field: ClassVar[str] = "org"
     #: Operation required per action name (``"*"`` for all); checked after org resolution.
     required_permissions: ClassVar[dict[str, str]] = {}
+    #: OAuth scope a marketplace app's token needs (``marketplace.auth``): ``app_scope`` is a
+    #: prefix (``"lowcode:record"``: safe methods need ``.read``, others ``.write``);
+    #: ``app_scopes`` maps an action (or ``"action:method"``) to a scope. A view declaring
+    #: neither refuses app tokens (403 ``scope_required``); a token from another
+    #: organisation's installation gets 404 before any scope check.
+    app_scope: ClassVar[str | None] = None
+    app_scopes: ClassVar[dict[str, str]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -51,6 +59,12 @@ class OrgScopedViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
         ) or self.required_permissions.get("*")
         if operation:
             check_permission(self.membership, operation)
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # Activity for the DAG metrics (cheap: deduplicated in-process, see core.metrics).
+        note_request(request, getattr(self, "membership", None), response.status_code)
+        return response
 
     def get_queryset(self) -> QuerySet[Any]:
         base = type(self).queryset

@@ -226,6 +226,13 @@ class IssuedApiTokenSerializer(ApiTokenSerializer):
 class LoginSerializer(serializers.Serializer[Any]):
     email = serializers.EmailField()
     password = serializers.CharField(max_length=256, write_only=True)
+    otp_code = serializers.CharField(
+        max_length=20,
+        required=False,
+        write_only=True,
+        help_text="For accounts with two-step verification: the current 6-digit code "
+        "(or a recovery code).",
+    )
 
 
 class TokenLoginSerializer(LoginSerializer):

@@ -37,6 +37,13 @@ from core.models import (
     User,
 )
 from core.permissions import OPERATIONS, role_permissions
+from core.security.actions import has_two_factor
+from core.security.enforcement import (
+    PASSWORD_CHANGE,
+    check_sign_in_policies,
+    enforce_session_for_user,
+    mark_signed_in,
+)
 
 
 def _user(request: Request) -> User:
@@ -88,6 +95,8 @@ class OrganizationView(OrgScopedViewSet):
     queryset = Organization.objects.all()
     org_field = "pk"
     serializer_class = s.OrganizationSerializer
+    # What a marketplace app's OAuth token needs (marketplace.auth).
+    app_scopes = {"retrieve": "core:org.read"}
 
     def _present(self, org: Organization) -> dict[str, Any]:
         context = {**self.get_serializer_context(), "roles": {org.pk: self.membership.role}}
@@ -112,6 +121,8 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
 
     queryset = Membership.objects.all()
     serializer_class = s.MemberSerializer
+    # What a marketplace app's OAuth token needs (marketplace.auth).
+    app_scopes = {"list": "core:member.read", "retrieve": "core:member.read"}
     required_permissions = {"list": "core.member.read", "retrieve": "core.member.read"}
 
     def refine_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
@@ -239,6 +250,8 @@ class InvitationTokenView(viewsets.ViewSet):
 class DepartmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
     queryset = Department.objects.all()
     serializer_class = s.DepartmentSerializer
+    # What a marketplace app's OAuth token needs (marketplace.auth).
+    app_scopes = {"list": "core:department.read", "retrieve": "core:department.read"}
     pagination_class = None  # a tree is read whole
     required_permissions = {
         "list": "core.member.read",
@@ -399,6 +412,7 @@ class PasswordChangeView(APIView):
             from django.contrib.auth import update_session_auth_hash
 
             update_session_auth_hash(request._request, _user(request))
+            request._request.session.pop(PASSWORD_CHANGE, None)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -416,6 +430,8 @@ class ApiTokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):  # type: 
     def create(self, request: Request) -> Response:
         data = s.ApiTokenCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        # A token outlives the session: only a session the policies still accept mints one.
+        enforce_session_for_user(request)
         issued = actions.do_create_api_token(_user(request), **data.validated_data)
         body = {**s.ApiTokenSerializer(issued.token).data, "token": issued.secret}
         return Response(body, status=status.HTTP_201_CREATED)
@@ -427,7 +443,8 @@ class ApiTokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):  # type: 
 
 
 def _authenticate(request: Request, data: dict[str, Any]) -> User:
-    """Password check through django-axes, which counts failures and locks out."""
+    """Password check through django-axes, which counts failures and locks out; then the
+    organisations' network allowlists and, for accounts that use it, the two-step code."""
     user = authenticate(request._request, email=data["email"].lower(), password=data["password"])
     if user is None:
         if getattr(request._request, "axes_locked_out", False):
@@ -438,6 +455,7 @@ def _authenticate(request: Request, data: dict[str, Any]) -> User:
 
         raise AuthenticationFailed("Wrong e-mail or password.")
     assert isinstance(user, User)
+    check_sign_in_policies(user, client_ip(request), data.get("otp_code"))
     return user
 
 
@@ -454,6 +472,12 @@ class LoginView(APIView):
         data.is_valid(raise_exception=True)
         user = _authenticate(request, data.validated_data)
         login(request._request, user, backend="django.contrib.auth.backends.ModelBackend")
+        mark_signed_in(
+            request._request,
+            # Only a code that was checked (the account has an authenticator) counts.
+            two_factor=bool(data.validated_data.get("otp_code")) and has_two_factor(user),
+            password=data.validated_data["password"],
+        )
         get_token(request._request)
         return Response(s.MeSerializer(user).data)
 

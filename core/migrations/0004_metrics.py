@@ -69,7 +69,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["day", "id"],
-                "indexes": [models.Index(fields=["day", "org"], name="core_activi_day_5b0c8e_idx")],
+                "indexes": [models.Index(fields=["day", "org"], name="core_activi_day_7f099c_idx")],
                 "constraints": [
                     models.UniqueConstraint(
                         fields=("org", "day", "member_id"), name="activity_daily_once"
@@ -99,7 +99,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["day", "system"],
-                "indexes": [models.Index(fields=["day", "org"], name="core_system_day_3e4f1a_idx")],
+                "indexes": [models.Index(fields=["day", "org"], name="core_system_day_dae67c_idx")],
                 "constraints": [
                     models.UniqueConstraint(
                         fields=("org", "day", "system"), name="system_daily_once"
@@ -140,8 +140,8 @@ class Migration(migrations.Migration):
             options={
                 "ordering": ["id"],
                 "indexes": [
-                    models.Index(fields=["org", "member_id"], name="core_member_org_id_7a1c2d_idx"),
-                    models.Index(fields=["ended_at"], name="core_member_ended_a_9d3b4e_idx"),
+                    models.Index(fields=["org", "member_id"], name="core_member_org_id_d58080_idx"),
+                    models.Index(fields=["ended_at"], name="core_member_ended_a_55c6dd_idx"),
                 ],
             },
         ),
@@ -178,7 +178,7 @@ class Migration(migrations.Migration):
             options={
                 "ordering": ["day", "org_id"],
                 "indexes": [
-                    models.Index(fields=["day", "is_dag"], name="core_dailyo_day_6c2e8f_idx")
+                    models.Index(fields=["day", "is_dag"], name="core_dailyo_day_91b259_idx")
                 ],
                 "constraints": [
                     models.UniqueConstraint(fields=("org", "day"), name="daily_org_rollup_once")

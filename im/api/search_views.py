@@ -33,6 +33,8 @@ class SearchResultSerializer(serializers.Serializer[Any]):
 class SearchViewSet(OrgScopedViewSet):
     queryset = Message.objects.all()
     serializer_class = SearchResultSerializer
+    # What a marketplace app's OAuth token needs (marketplace.auth).
+    app_scopes = {"messages": "im:message.read"}
 
     @extend_schema(
         parameters=[

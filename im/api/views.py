@@ -54,6 +54,14 @@ class ConversationViewSet(mixins.RetrieveModelMixin, OrgScopedViewSet):
 
     queryset = Conversation.objects.all()
     serializer_class = s.ConversationSerializer
+    # What a marketplace app's OAuth token needs (marketplace.auth).
+    app_scopes = {
+        "list": "im:conversation.read",
+        "retrieve": "im:conversation.read",
+        "members:get": "im:conversation.read",
+        "messages:get": "im:message.read",
+        "messages:post": "im:message.write",
+    }
     pagination_class = None  # the list is mine, with badges; member lists page on their own
 
     def refine_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
@@ -294,6 +302,13 @@ class MessageViewSet(mixins.RetrieveModelMixin, OrgScopedViewSet):
 
     queryset = Message.objects.all()
     serializer_class = s.MessageSerializer
+    # What a marketplace app's OAuth token needs (marketplace.auth).
+    app_scopes = {
+        "retrieve": "im:message.read",
+        "history": "im:message.read",
+        "partial_update": "im:message.write",
+        "recall": "im:message.write",
+    }
 
     def refine_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return (
@@ -454,6 +469,8 @@ class EventViewSet(OrgScopedViewSet):
 class AttachmentViewSet(OrgScopedViewSet):
     queryset = Conversation.objects.all()
     serializer_class = s.AttachmentSerializer
+    # What a marketplace app's OAuth token needs (marketplace.auth).
+    app_scopes = {"create": "im:message.write", "download": "im:message.read"}
     parser_classes = [MultiPartParser]
 
     @extend_schema(request=s.AttachmentUploadSerializer, responses={201: s.AttachmentSerializer})

@@ -51,6 +51,8 @@ class AppViewSet(OrgScopedViewSet):
 
     queryset = App.objects.all()
     serializer_class = s.AppSerializer
+    # What a marketplace app's OAuth token needs (marketplace.auth).
+    app_scopes = {"list": "lowcode:app.read", "retrieve": "lowcode:app.read"}
     pagination_class = None
 
     def list(self, request: Request, org_id: int) -> Response:
@@ -88,6 +90,8 @@ class FieldTypeViewSet(OrgScopedViewSet):
 
     queryset = App.objects.none()
     serializer_class = s.FieldTypeSerializer
+    # What a marketplace app's OAuth token needs (marketplace.auth).
+    app_scopes = {"list": "lowcode:app.read"}
     pagination_class = None
 
     @extend_schema(responses=s.FieldTypeSerializer(many=True))
@@ -113,6 +117,12 @@ class FormViewSet(OrgScopedViewSet):
 
     queryset = Form.objects.all()
     serializer_class = s.FormSerializer
+    # What a marketplace app's OAuth token needs (marketplace.auth).
+    app_scopes = {
+        "list": "lowcode:app.read",
+        "retrieve": "lowcode:app.read",
+        "versions": "lowcode:app.read",
+    }
     pagination_class = None
 
     @extend_schema(
@@ -212,6 +222,8 @@ class RecordViewSet(OrgScopedViewSet):
 
     queryset = Record.objects.all()
     serializer_class = s.RecordSerializer
+    # What a marketplace app's OAuth token needs (marketplace.auth).
+    app_scope = "lowcode:record"
     pagination_class = None
 
     @extend_schema(parameters=_RECORD_LIST_PARAMS, responses=s.RecordPageSerializer)

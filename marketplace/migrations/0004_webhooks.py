@@ -31,6 +31,7 @@ class Migration(migrations.Migration):
                 ('delivered_at', models.DateTimeField(blank=True, null=True)),
                 ('failed_at', models.DateTimeField(blank=True, null=True)),
                 ('replays', models.PositiveIntegerField(default=0)),
+                ('round_start', models.PositiveIntegerField(default=0)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('app', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='webhook_deliveries', to='marketplace.app')),
                 ('installation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='webhook_deliveries', to='marketplace.installation')),
@@ -63,11 +64,12 @@ class Migration(migrations.Migration):
             name='CoolAppBinding',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('card_id', models.CharField(blank=True, max_length=40)),
                 ('is_active', models.BooleanField(default=True)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('removed_at', models.DateTimeField(blank=True, null=True)),
                 ('added_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='core.membership')),
-                ('bot', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='cool_app', to='im.bot')),
+                ('bot', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cool_app_bindings', to='im.bot')),
                 ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cool_app_bindings', to='im.conversation')),
                 ('installation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cool_app_bindings', to='marketplace.installation')),
                 ('org', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.organization')),
@@ -75,7 +77,7 @@ class Migration(migrations.Migration):
             options={
                 'ordering': ['id'],
                 'indexes': [models.Index(fields=['org', 'conversation', 'is_active'], name='cool_app_chat')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('is_active', True)), fields=('org', 'installation', 'conversation'), name='cool_app_one_active_per_chat')],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('is_active', True)), fields=('org', 'installation', 'conversation'), name='cool_app_one_active_per_chat'), models.UniqueConstraint(fields=('org', 'bot'), name='cool_app_one_per_bot')],
             },
         ),
         migrations.AddIndex(

@@ -1,8 +1,9 @@
 """Billing (subscriptions, invoices, payments, refunds) and the revenue-share ledger."""
 
+import uuid
+
 import django.db.models.deletion
 import django.utils.timezone
-import uuid
 from django.conf import settings
 from django.db import migrations, models
 
@@ -101,6 +102,7 @@ class Migration(migrations.Migration):
                 (
                     "org",
                     models.ForeignKey(
+                        db_index=False,
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="invoices",
                         to="core.organization",
@@ -186,6 +188,7 @@ class Migration(migrations.Migration):
                 (
                     "org",
                     models.ForeignKey(
+                        db_index=False,
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="payments",
                         to="core.organization",
@@ -234,6 +237,7 @@ class Migration(migrations.Migration):
                     "app",
                     models.ForeignKey(
                         blank=True,
+                        db_index=False,
                         null=True,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
@@ -244,6 +248,7 @@ class Migration(migrations.Migration):
                     "partner",
                     models.ForeignKey(
                         blank=True,
+                        db_index=False,
                         null=True,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
@@ -264,8 +269,9 @@ class Migration(migrations.Migration):
                     "payment",
                     models.ForeignKey(
                         blank=True,
+                        db_constraint=False,
                         null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
                         related_name="+",
                         to="marketplace.payment",
                     ),
@@ -366,8 +372,9 @@ class Migration(migrations.Migration):
             name="refund",
             field=models.ForeignKey(
                 blank=True,
+                db_constraint=False,
                 null=True,
-                on_delete=django.db.models.deletion.PROTECT,
+                on_delete=django.db.models.deletion.DO_NOTHING,
                 related_name="+",
                 to="marketplace.refund",
             ),
@@ -554,6 +561,7 @@ class Migration(migrations.Migration):
                 (
                     "account",
                     models.ForeignKey(
+                        db_index=False,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="entries",
                         to="marketplace.ledgeraccount",

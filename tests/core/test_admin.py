@@ -70,8 +70,51 @@ def world(org, owner, admin, member, guest, other_org, outsider, add_member) -> 
         RoleGrant.objects.create(org=o, role="member", permission="core.audit.read", granted=True)
         do_invite_member(actor, email=f"new@{o.slug}.example", role="member")
         data[o.slug] = department
+        _security_rows(actor)
+        _metrics_rows(actor)
+    _rollup_today()
     data["token"] = do_create_api_token(owner.user, name="CI").token
     return data
+
+
+def _security_rows(actor):
+    """A security policy per organisation; a two-step device and recovery codes (H7)."""
+    from core.security.actions import do_update_security_policy
+    from core.security.models import RecoveryCode, TwoFactorDevice
+    from core.security.totp import encrypt_secret
+
+    do_update_security_policy(actor, {"session_lifetime_minutes": 60}, ip="127.0.0.1")
+    TwoFactorDevice.objects.create(user=actor.user, secret_encrypted=encrypt_secret("A" * 32))
+    RecoveryCode.objects.create(user=actor.user, code_hash="0" * 64)
+
+
+def _metrics_rows(actor):
+    """Recorded activity, a used system and a lapsed member per organisation."""
+    from django.utils import timezone
+
+    from core.metrics.models import ActivityDaily, MemberLapse, SystemDaily
+
+    today = timezone.localdate()
+    ActivityDaily.objects.create(
+        org=actor.org, day=today, member_id=actor.pk, user_id=actor.user_id
+    )
+    SystemDaily.objects.create(org=actor.org, day=today, system="lowcode_app:1")
+    MemberLapse.objects.create(
+        org=actor.org,
+        member_id=actor.pk + 10_000,
+        user_id=actor.user_id,
+        joined_at=timezone.now(),
+        reason=MemberLapse.Reason.REMOVED,
+    )
+
+
+def _rollup_today():
+    """Rollups per organisation and for the platform, with the definition they used."""
+    from django.utils import timezone
+
+    from core.metrics.rollup import rollup_day
+
+    rollup_day(timezone.localdate())
 
 
 def test_every_core_model_is_registered():

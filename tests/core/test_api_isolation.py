@@ -193,7 +193,22 @@ def _pk_factories(org, owner, add_member) -> dict[str, Callable[[], object]]:
         name = f"A's lookup {uuid.uuid4().hex[:8]}"
         return do_save_scenario(owner, {"name": name, "steps": steps})
 
+    def connector_destination():
+        from connectors.actions import do_create_form_from_stream
+        from lowcode.actions import do_create_app
+
+        return do_create_form_from_stream(
+            owner, _connection(owner), stream="parties", app=do_create_app(owner, name="A's CRM")
+        ).pk
+
+    def connector_scenario_token():
+        from connectors.scenarios import do_create_scenario_token
+
+        return do_create_scenario_token(owner, scenario(), name="A's token")[0].pk
+
     return {
+        "connector-destination": connector_destination,
+        "connector-scenario-token": connector_scenario_token,
         "connector-scenario": lambda: scenario().pk,
         "connector-scenario-slug": lambda: scenario().slug,
         "connector-connection": connector_connection,
@@ -216,7 +231,97 @@ def _pk_factories(org, owner, add_member) -> dict[str, Callable[[], object]]:
         "attachment": lambda: _attachment(owner, add_member).pk,
         "bot": bot,
         "message-card": card_message,
+        "marketplace-installation": lambda: _installation(owner).pk,
+        "cool-app": lambda: _cool_app(owner, add_member)[0].pk,
+        "app-card": lambda: _cool_app(owner, add_member)[1].pk,
+        "billing-subscription": lambda: _billing(owner)[0].pk,
+        "billing-invoice": lambda: _billing(owner)[1].pk,
+        "billing-payment": lambda: _billing(owner)[2].pk,
     }
+
+
+def _billing(owner):
+    """Organisation A's Professional edition subscription, its invoice, and a payment."""
+    from marketplace.billing import do_pay_invoice, do_subscribe_edition
+    from marketplace.models import Invoice, Subscription
+
+    sub = Subscription.objects.filter(org_id=owner.org_id, kind="edition").first()
+    if sub is None:
+        sub = do_subscribe_edition(owner, edition="professional", provider="test")
+    invoice = Invoice.objects.filter(subscription=sub).first()
+    payment = invoice.payments.first() or do_pay_invoice(owner, invoice, idempotency_key="A")[0]
+    return sub, invoice, payment
+
+
+def _cool_app(owner, add_member):
+    """Organisation A's group chat with a cool app in it, and a card the app posted."""
+    import uuid
+
+    from marketplace.coolapps import do_add_cool_app, do_post_app_card
+    from marketplace.models import App, AppVersion, Installation, Partner
+    from marketplace.oauth import ensure_app_member
+
+    suffix = uuid.uuid4().hex[:8]
+    partner = Partner.objects.create(
+        name=f"Cards {suffix}", slug=f"cards-{suffix}", contact_email="c@a.test"
+    )
+    app = App.objects.create(partner=partner, app_id=f"com.cards.app{suffix}", name="A's cards")
+    scopes = ["im:card.write"]
+    manifest = {"id": app.app_id, "name": "A's cards", "version": "1.0.0", "scopes": scopes}
+    version = AppVersion.objects.create(
+        app=app, version="1.0.0", manifest=manifest, scopes=scopes, status="published"
+    )
+    installation = Installation.objects.create(
+        org=owner.org, app=app, version=version, granted_scopes=scopes, installed_by=owner
+    )
+    app_member = ensure_app_member(installation)
+    conversation = _group(owner, add_member)
+    binding = do_add_cool_app(owner, conversation, installation_id=installation.pk)
+    card = {"title": "A's app card", "buttons": [{"action_id": "go", "label": "Go"}]}
+    message, _created = do_post_app_card(app_member, conversation_id=conversation.pk, card=card)
+    return binding, message
+
+
+def _installation(owner):
+    """Organisation A's installation of a published marketplace app."""
+    import uuid
+
+    from core.models import User
+    from marketplace.actions import (
+        do_approve_version,
+        do_create_app,
+        do_create_partner,
+        do_create_version,
+        do_install_app,
+        do_publish_version,
+        do_submit_version,
+    )
+
+    suffix = uuid.uuid4().hex[:8]
+    vendor = User.objects.create_user(f"vendor-{suffix}@a.test", "pw-123456789", display_name="V")
+    reviewer = User.objects.create_user(
+        f"ops-{suffix}@a.test", "pw-123456789", display_name="O", is_staff=True
+    )
+    pm = do_create_partner(vendor, name=f"Vendor {suffix}", contact_email=vendor.email)
+    app_id = f"com.vendor.app{suffix}"
+    app, _client_id, _secret, _webhook_secret = do_create_app(
+        pm, app_id=app_id, name="A's app", redirect_uris=["https://vendor.test/cb"]
+    )
+    manifest = {
+        "id": app_id,
+        "name": "A's app",
+        "description": "Reads the directory.",
+        "version": "1.0.0",
+        "categories": ["hr"],
+        "scopes": ["core:member.read"],
+    }
+    version = do_create_version(pm, app, manifest)
+    do_submit_version(pm, version)
+    do_approve_version(reviewer, version)
+    do_publish_version(pm, version)
+    app.refresh_from_db()
+    installation, _created = do_install_app(owner, app, scopes=["core:member.read"])
+    return installation
 
 
 def _connection(owner):
@@ -437,3 +542,62 @@ def _lowcode_public_link(owner):
     from lowcode.public import do_create_public_link
 
     return do_create_public_link(owner, _lowcode_form(owner), name="A's link")[0]
+
+
+def _app_token_installed_in(org) -> str:
+    """A client-credentials token of a marketplace app installed in ``org`` with every scope."""
+    import base64
+    import uuid
+
+    from rest_framework.test import APIClient
+
+    from marketplace.models import App, AppVersion, Installation, Partner
+    from marketplace.oauth import create_oauth_client, ensure_app_member
+    from marketplace.scopes import SCOPES
+
+    tag = uuid.uuid4().hex[:8]
+    partner = Partner.objects.create(name="Probe", slug=f"probe-{tag}", contact_email="p@x.test")
+    app = App.objects.create(partner=partner, app_id=f"test.probe.{tag}", name="Probe")
+    version = AppVersion.objects.create(
+        app=app, version="1", manifest={}, scopes=list(SCOPES), status="published"
+    )
+    client_id, secret = create_oauth_client(app, ["https://probe.example.test/cb"])
+    installation = Installation.objects.create(
+        org=org, app=app, version=version, granted_scopes=list(SCOPES)
+    )
+    ensure_app_member(installation)
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    response = APIClient().post(
+        "/oauth/token/",
+        {"grant_type": "client_credentials", "org": org.pk},
+        HTTP_AUTHORIZATION=f"Basic {basic}",
+    )
+    assert response.status_code == 200, response.content
+    assert set(response.json()["scope"].split()) == set(SCOPES)
+    return response.json()["access_token"]
+
+
+# Routes whose views do not take marketplace apps' OAuth tokens at all (401, not 404).
+APP_TOKEN_NOT_ACCEPTED = {
+    "connector-scenario-run": "authenticates scenario tokens and personal tokens only",
+}
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
+def test_app_installed_in_other_organisation_gets_404_and_changes_nothing(
+    route, org, owner, other_org, add_member
+):
+    """Organisation B's app, with every scope granted, is refused in A before any scope check."""
+    from rest_framework.test import APIClient
+
+    factories = _pk_factories(org, owner, add_member)
+    url = _fill(route, factories, org, add_member)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {_app_token_installed_in(other_org)}")
+    expected = 401 if route.name in APP_TOKEN_NOT_ACCEPTED else 404
+    before = _snapshot(org)
+    for method in route.methods:
+        response = getattr(client, method)(url, PAYLOAD, format="json")
+        assert response.status_code == expected, (method, url, response.status_code)
+        assert response.json()["error"]["code"] in ("not_found", "authentication_failed")
+    assert _snapshot(org) == before

@@ -232,6 +232,17 @@ def test_add_tryton_connection_sync_parties_and_build_a_scenario(browser, server
         expect(page.locator("[data-run-rows] .cx-run")).to_have_text("Succeeded")
         alice.shot("synced")
 
+        # Paused and resumed: the stream card says so, the button flips.
+        stream = page.locator('.cx-stream[data-stream="parties"]')
+        stream.locator("[data-action=toggle-destination]").click()
+        stream = page.locator('.cx-stream[data-stream="parties"]')
+        expect(stream.locator(".cx-stream-head")).to_contain_text("Paused")
+        expect(stream.locator("[data-action=toggle-destination]")).to_have_text("Resume")
+        stream.locator("[data-action=toggle-destination]").click()
+        stream = page.locator('.cx-stream[data-stream="parties"]')
+        expect(stream.locator("[data-action=toggle-destination]")).to_have_text("Pause")
+        expect(stream.locator(".cx-stream-head")).not_to_contain_text("Paused")
+
         # The field mapping shows what fills each form field, with type hints.
         stream = page.locator('.cx-stream[data-stream="parties"]')
         stream.get_by_role("button", name="Field mapping").click()
@@ -327,6 +338,11 @@ def test_add_tryton_connection_sync_parties_and_build_a_scenario(browser, server
         expect(secret).to_be_visible()
         assert len(secret.input_value()) > 20
         expect(editor.locator(".cx-tokens")).to_contain_text("Website")
+        # Revoked after a confirmation: it stays listed, marked revoked, with no button.
+        editor.locator(".cx-tokens [data-action=revoke-token]").click()
+        page.locator("#confirm-dialog [data-confirm-ok]").click()
+        expect(editor.locator(".cx-tokens")).to_contain_text("Revoked")
+        expect(editor.locator(".cx-tokens [data-action=revoke-token]")).to_have_count(0)
         expect(page.locator("[data-openapi]")).to_have_attribute(
             "href", f"/api/v1/orgs/{org}/connectors/scenarios/openapi/"
         )

@@ -16,14 +16,26 @@ from core.models import Organization
 PROJECT_APPS = {"core", "im", "lowcode", "connectors", "marketplace"}
 GLOBAL_MODELS = {
     "core.Organization": "the tenant itself",
+    "core.DagDefinition": "the platform's DAG rule, versioned; the same for every organisation",
+    "core.PlatformDaily": "platform-wide daily totals across all organisations (operators)",
     "core.User": "a person may belong to several organisations",
     "core.ApiToken": "belongs to a person, who may act in several organisations",
+    "core.TwoFactorDevice": "a person's authenticator, used to sign in to every organisation",
+    "core.RecoveryCode": "a person's two-step recovery code, for every organisation",
     # The marketplace's supply side belongs to partners, not to any organisation: these are
     # small platform-wide tables (Citus reference tables when the database is distributed).
     "marketplace.Partner": "a software vendor, serving many organisations",
     "marketplace.PartnerMember": "a person's place in a partner company",
     "marketplace.App": "a catalogue listing, installable by every organisation",
     "marketplace.AppVersion": "a version of a catalogue listing",
+    # The platform's own books (H4): the revenue-share ledger is the platform's, across
+    # organisations and partners (each transaction notes the paying organisation's id).
+    "marketplace.LedgerAccount": "an account in the platform's books (cash, commission, partner)",
+    "marketplace.LedgerTransaction": "a balanced posting in the platform's books",
+    "marketplace.LedgerEntry": "one leg of a posting in the platform's books",
+    "marketplace.CommissionRate": "the platform's commission on a partner's or app's sales",
+    "marketplace.Payout": "money the platform sent to a partner",
+    "marketplace.PartnerStatement": "a partner's monthly statement from the platform's books",
 }
 
 

@@ -2,9 +2,10 @@
 not in logs, and not stored in the clear.
 
 Secrets made here: API tokens, invitation tokens, bot signing secrets and incoming
-webhook keys, and low-code public link tokens. Every GET route of the organisation API
-(walked from the URL configuration) and every admin changelist is read as the owner and
-a superuser, with every log record captured, and searched for each secret.
+webhook keys, low-code public link tokens, and a TOTP seed with its recovery codes.
+Every GET route of the organisation API (walked from the URL configuration) and every
+admin changelist is read as the owner and a superuser, with every log record captured,
+and searched for each secret.
 """
 
 from __future__ import annotations
@@ -36,6 +37,23 @@ def _public_link_token(owner):
     return issued[1]
 
 
+def _totp_seed(owner):
+    """Two-step verification for the owner, through the API like a person would."""
+    import pyotp
+    from rest_framework.test import APIClient
+
+    from core.actions import do_create_api_token as token_for
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(owner.user, name='2fa').secret}")
+    seed = client.post("/api/v1/me/two-factor/enrol/").json()["secret"]
+    confirmed = client.post(
+        "/api/v1/me/two-factor/confirm/", {"code": pyotp.TOTP(seed).now()}, format="json"
+    )
+    assert confirmed.status_code == 200
+    return seed
+
+
 @pytest.fixture
 def secrets(owner, member, add_member, caplog):
     caplog.set_level(logging.DEBUG)
@@ -63,6 +81,7 @@ def secrets(owner, member, add_member, caplog):
     )
     found["connector password"] = connector_password
     found["public link token"] = _public_link_token(owner)
+    found["totp seed"] = _totp_seed(owner)
     assert all(len(v) >= 20 for v in found.values())
     return found
 
@@ -86,6 +105,17 @@ def test_no_secret_in_any_api_response_or_log(secrets, org, owner, add_member, a
         _assert_absent(body, secrets, url)
         read += response.status_code == 200
     assert read > 20
+    _assert_absent(caplog.text, secrets, "the logs")
+
+
+def test_no_totp_seed_after_enrolment(secrets, owner, api, client, caplog):
+    """Two-step status, the set-up page and the policy page answer without the seed."""
+    _assert_absent(api(owner).get("/api/v1/me/two-factor/").content.decode(), secrets, "status")
+    client.force_login(owner.user)
+    _assert_absent(client.get("/account/two-factor/").content.decode(), secrets, "the page")
+    _assert_absent(
+        client.get(f"/o/{owner.org_id}/settings/security/").content.decode(), secrets, "policy"
+    )
     _assert_absent(caplog.text, secrets, "the logs")
 
 

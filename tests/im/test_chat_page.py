@@ -35,10 +35,14 @@ def chat_config(html: str) -> dict:
 def test_member_sees_the_branded_chat_page_with_its_data_hooks(org, member):
     org.brand_color = "#0f766e"
     org.save(update_fields=["brand_color"])
-    response = client_for(member).get(chat_url(org.pk, "?c=12&m=345"))
+    client = client_for(member)
+    response = client.get(chat_url(org.pk, "?c=12&m=345"))
     assert response.status_code == 200
     html = response.content.decode()
-    assert "--brand: #0f766e" in html
+    # The colour travels in the organisation's stylesheet (CSP: no inline style).
+    sheet = re.search(r'href="(/brand/\d+\.css\?v=[0-9a-f]{6})"', html)
+    assert sheet, "the chat page links the brand stylesheet"
+    assert "--brand: #0f766e" in client.get(sheet.group(1)).content.decode()
     assert 'id="chat"' in html
     assert f'data-conversations-url="/api/v1/orgs/{org.pk}/conversations/"' in html
     assert "data-conv-list" in html and "data-msg-list" in html and "data-composer" in html

@@ -251,3 +251,27 @@ def test_due_connections_are_queued_by_the_scheduler(
     assert run.trigger == "schedule" and run.state == SyncRun.State.SUCCEEDED
     connection.refresh_from_db()
     assert connection.next_sync_at > timezone.now() + timedelta(minutes=29)
+
+
+def test_sessions_are_reused_and_an_expired_one_logs_in_again(tryton):
+    from connectors.builtin import tryton as module
+
+    first = module.TrytonClient(tryton.config)
+    second = module.TrytonClient(tryton.config)
+    assert second.reused  # no second login (Tryton hashes the password on each one)
+    assert second.http.headers["Authorization"] == first.http.headers["Authorization"]
+    assert second.call("party.party", "search_count", []) >= 0
+    # A session Tryton no longer knows (expired, server restarted): one new login.
+    key = second._key
+    stamp, _token, context = module._sessions[key]
+    module._sessions[key] = (stamp, "Session " + "A" * 40, context)
+    stale = module.TrytonClient(tryton.config)
+    assert stale.reused
+    assert stale.call("party.party", "search_count", []) >= 0
+    assert not stale.reused
+    assert module._sessions[key][1] == stale.http.headers["Authorization"] != "Session " + "A" * 40
+    # ``check`` always logs in: it tests the credentials, not a remembered session.
+    assert not module.TrytonClient(tryton.config, fresh=True).reused
+    wrong = {**tryton.config, "password": "not-the-password"}
+    with pytest.raises(ConfigError):
+        module.TrytonClient(wrong)

@@ -1317,6 +1317,36 @@
         });
         buttons.appendChild(mapExisting);
       }
+      if (dest) {
+        if (!dest.enabled) head.appendChild(el("span", "badge cx-badge-small", T.paused));
+        var pauseBtn = button(dest.enabled ? T.pause : T.resume, "btn-sm");
+        pauseBtn.dataset.action = "toggle-destination";
+        pauseBtn.addEventListener("click", function () {
+          pauseBtn.disabled = true;
+          capi("destinations/" + dest.id + "/", { method: "PATCH", body: { enabled: !dest.enabled } }).then(function (saved) {
+            L.toast(saved.enabled ? T.destination_resumed : T.destination_paused, "success");
+            refresh();
+          }, function (err) {
+            pauseBtn.disabled = false;
+            L.toast(err.message, "error");
+          });
+        });
+        buttons.appendChild(pauseBtn);
+        var removeBtn = button(T.remove_destination, "btn-sm btn-danger");
+        removeBtn.dataset.action = "remove-destination";
+        removeBtn.addEventListener("click", function () {
+          L.confirm(T.confirm_remove_destination).then(function (yes) {
+            if (!yes) return;
+            capi("destinations/" + dest.id + "/", { method: "DELETE" }).then(function () {
+              L.toast(T.destination_removed, "success");
+              refresh();
+            }, function (err) {
+              L.toast(err.message, "error");
+            });
+          });
+        });
+        buttons.appendChild(removeBtn);
+      }
       body.appendChild(buttons);
       body.appendChild(panelHolder);
       card.appendChild(body);
@@ -1669,7 +1699,25 @@
       function paint(tokens) {
         list.replaceChildren.apply(list, tokens.map(function (t) {
           var meta = [t.revoked_at ? T.revoked : t.expires_at ? L.fmt(T.expires, { when: L.when(t.expires_at) }) : "", t.last_used_at ? L.fmt(T.last_used, { when: relative(t.last_used_at) }) : T.never_used].filter(Boolean).join(" · ");
-          return h("li", {}, [el("strong", "", t.name || "—"), " ", el("span", "mono muted", t.prefix + "…"), el("span", "muted cx-sub", " " + meta)]);
+          var item = h("li", {}, [el("strong", "", t.name || "—"), " ", el("span", "mono muted", t.prefix + "…"), el("span", "muted cx-sub", " " + meta)]);
+          if (!t.revoked_at) {
+            var revoke = button(T.revoke, "btn-sm btn-danger", function () {
+              L.confirm(T.confirm_revoke_token).then(function (yes) {
+                if (!yes) return;
+                capi("scenario-tokens/" + t.id + "/revoke/", { method: "POST" }).then(function () {
+                  L.toast(T.token_revoked, "success");
+                  capi("scenarios/" + scenario.id + "/tokens/").then(paint);
+                }, function (err) {
+                  L.toast(err.message, "error");
+                });
+              });
+            });
+            revoke.dataset.action = "revoke-token";
+            revoke.setAttribute("aria-label", T.revoke + " " + (t.name || t.prefix));
+            item.appendChild(document.createTextNode(" "));
+            item.appendChild(revoke);
+          }
+          return item;
         }));
         if (!tokens.length) list.appendChild(el("li", "muted", T.no_tokens));
       }

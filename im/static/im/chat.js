@@ -360,6 +360,7 @@
     fillAvatar($("[data-room-avatar]"), conv);
     $("[data-room-title]").textContent = convTitle(conv);
     $("[data-room-subtitle]").textContent = convSubtitle(conv);
+    $("[data-action=\"open-details\"]").hidden = !isGroupChat(conv);
     input.placeholder = fmt(T.message_placeholder, { name: convTitle(conv) });
   }
 
@@ -773,8 +774,45 @@
       });
       box.appendChild(fields);
     }
+    if (Array.isArray(card.buttons) && card.buttons.length) {
+      var buttons = el("div", "msg-card-buttons");
+      card.buttons.forEach(function (b) {
+        var style = b.style === "primary" ? " btn-primary" : b.style === "danger" ? " btn-danger" : "";
+        var button = el("button", "btn btn-sm" + style, b.label);
+        button.type = "button";
+        button.dataset.action = "card-action";
+        button.dataset.cardAction = b.action_id;
+        buttons.appendChild(button);
+      });
+      box.appendChild(buttons);
+    }
     if (card.footer) box.appendChild(el("div", "msg-card-footer", card.footer));
     return box;
+  }
+
+  /* A click on a card's button goes to the bot or app that owns the card; its answer may
+     change the card (returned here) and post a reply (arrives over the socket). */
+  function cardAction(m, button) {
+    button.disabled = true;
+    api("messages/" + m.id + "/card-actions/", {
+      method: "POST",
+      body: { action_id: button.dataset.cardAction },
+    })
+      .then(
+        function (data) {
+          var current = state.messages.get(m.id);
+          if (current && data && data.message && data.message.card) {
+            current.card = data.message.card;
+            replaceMessage(m.id);
+          }
+        },
+        function (error) {
+          toast(error.message || T.card_action_error, "error");
+        }
+      )
+      .finally(function () {
+        button.disabled = false;
+      });
   }
 
   function attachmentsNode(files) {
@@ -1075,6 +1113,180 @@
     box.appendChild(el("p", "chat-state-text", (error && error.message) || T.load_error));
     panelBody.replaceChildren(box);
   }
+
+  /* --- Group details: the apps added to the chat ("cool apps") and the members ------------- */
+  var GROUP_KINDS = ["group", "department", "all_staff"];
+  var CARD_SCOPE = "im:card.write";
+  function isGroupChat(conv) {
+    return !!conv && GROUP_KINDS.indexOf(conv.kind) !== -1;
+  }
+
+  function showDetails(quiet) {
+    var id = state.openId;
+    if (!isGroupChat(state.conversations.get(id))) return;
+    openPanel({ kind: "details", id: id }, T.details);
+    if (!quiet) panelBody.replaceChildren(spinnerRow());
+    Promise.all([
+      api("conversations/" + id + "/apps/"),
+      /* Every member may read the installed apps; an error only hides the add control. */
+      api("marketplace/installations/").catch(function () {
+        return [];
+      }),
+    ]).then(
+      function (answers) {
+        if (!state.panel || state.panel.kind !== "details" || state.panel.id !== id) return;
+        renderDetails(answers[0] || [], results(answers[1]));
+      },
+      function (error) {
+        if (state.panel && state.panel.kind === "details" && state.panel.id === id) panelError(error);
+      }
+    );
+  }
+
+  function renderDetails(apps, installations) {
+    var box = document.createDocumentFragment();
+    var section = el("section", "panel-section chat-apps");
+    section.dataset.chatApps = "";
+    section.setAttribute("aria-labelledby", "chat-apps-title");
+    var head = el("h3", "panel-section-title");
+    var title = el("span", null, T.apps_title);
+    title.id = "chat-apps-title";
+    head.appendChild(title);
+    head.appendChild(el("span", "count", String(apps.length)));
+    section.appendChild(head);
+    if (!apps.length) section.appendChild(el("p", "panel-empty", T.apps_none));
+    var rows = el("ul", "people");
+    apps.forEach(function (binding) {
+      var name = binding.app.name;
+      var row = el("li", "person-row app-row");
+      row.dataset.coolApp = binding.id;
+      var avatar = el("span", "avatar avatar-xs app-avatar", initials(name));
+      avatar.setAttribute("aria-hidden", "true");
+      row.appendChild(avatar);
+      var text = el("span", "app-row-text");
+      text.appendChild(el("span", "person-row-name", name));
+      text.appendChild(
+        el("span", "person-row-extra", fmt(T.app_added_by, { name: binding.added_by_name || T.unknown_member }))
+      );
+      row.appendChild(text);
+      var remove = el("button", "btn btn-sm btn-ghost-danger", T.remove);
+      remove.type = "button";
+      remove.dataset.removeApp = binding.id;
+      remove.dataset.appName = name;
+      remove.setAttribute("aria-label", fmt(T.app_remove_label, { name: name }));
+      row.appendChild(remove);
+      rows.appendChild(row);
+    });
+    if (apps.length) section.appendChild(rows);
+
+    var added = apps.map(function (binding) {
+      return binding.installation_id;
+    });
+    var candidates = installations.filter(function (inst) {
+      return (
+        inst.status === "active" &&
+        (inst.granted_scopes || []).indexOf(CARD_SCOPE) !== -1 &&
+        added.indexOf(inst.id) === -1
+      );
+    });
+    var form = el("form", "app-add");
+    form.dataset.addApp = "";
+    form.noValidate = true;
+    if (candidates.length) {
+      var label = el("label", "app-add-label", T.app_add_label);
+      label.htmlFor = "chat-add-app";
+      form.appendChild(label);
+      var line = el("div", "app-add-row");
+      var select = el("select", "select-sm");
+      select.id = "chat-add-app";
+      select.name = "installation";
+      candidates.forEach(function (inst) {
+        var option = el("option", null, inst.app_name);
+        option.value = inst.id;
+        select.appendChild(option);
+      });
+      line.appendChild(select);
+      var submit = el("button", "btn btn-sm btn-primary", T.app_add);
+      submit.type = "submit";
+      line.appendChild(submit);
+      form.appendChild(line);
+    } else {
+      form.appendChild(el("p", "panel-note", apps.length ? T.app_add_no_other : T.app_add_none));
+      if (config.marketplace_url) {
+        var link = el("a", "app-add-link", T.marketplace);
+        link.href = config.marketplace_url;
+        form.appendChild(link);
+      }
+    }
+    var error = el("p", "field-error");
+    error.dataset.appError = "";
+    error.setAttribute("role", "alert");
+    error.hidden = true;
+    form.appendChild(error);
+    section.appendChild(form);
+    box.appendChild(section);
+
+    if (state.members) {
+      box.appendChild(
+        peopleSection(T.members_title, state.members, function (person) {
+          return person.display_name;
+        }, T.nobody)
+      );
+    }
+    panelBody.replaceChildren(box);
+  }
+
+  function appError(error) {
+    var node = panelBody.querySelector("[data-app-error]");
+    if (!node) {
+      toast(error.message || T.load_error, "error");
+      return;
+    }
+    node.textContent = error.message || T.load_error;
+    node.hidden = false;
+  }
+
+  panelBody.addEventListener("submit", function (event) {
+    var form = event.target.closest("[data-add-app]");
+    if (!form || !state.panel || state.panel.kind !== "details") return;
+    event.preventDefault();
+    var select = form.querySelector("select");
+    var submit = form.querySelector("button[type=submit]");
+    if (!select || !select.value) return;
+    var id = state.panel.id;
+    var name = select.options[select.selectedIndex].textContent;
+    submit.disabled = true;
+    api("conversations/" + id + "/apps/", { method: "POST", body: { installation: Number(select.value) } }).then(
+      function () {
+        toast(fmt(T.app_added, { name: name }));
+        if (state.panel && state.panel.kind === "details" && state.panel.id === id) showDetails(true);
+      },
+      function (error) {
+        submit.disabled = false;
+        appError(error);
+      }
+    );
+  });
+
+  panelBody.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-remove-app]");
+    if (!button || !state.panel || state.panel.kind !== "details") return;
+    var id = state.panel.id;
+    var name = button.dataset.appName;
+    confirmThen(fmt(T.app_remove_confirm, { name: name }), T.remove, function () {
+      button.disabled = true;
+      api("cool-apps/" + button.dataset.removeApp + "/", { method: "DELETE" }).then(
+        function () {
+          toast(fmt(T.app_removed, { name: name }));
+          if (state.panel && state.panel.kind === "details" && state.panel.id === id) showDetails(true);
+        },
+        function (error) {
+          button.disabled = false;
+          appError(error);
+        }
+      );
+    });
+  });
 
   /* --- DING ----------------------------------------------------------------------------- */
   function fillDingStatus(node, id) {
@@ -1488,6 +1700,7 @@
     else if (action === "open-receipts") showReceipts(m.id);
     else if (action === "open-ding") showDing(m.id);
     else if (action === "confirm-ding") confirmDing(m.id, button);
+    else if (action === "card-action") cardAction(m, button);
   });
   panelBody.addEventListener("click", function (event) {
     var button = event.target.closest('[data-action="toggle-reaction"]');
@@ -1613,7 +1826,6 @@
   }
 
   function confirmRecall(m) {
-    var dialog = document.getElementById("confirm-dialog");
     var doRecall = function () {
       api("messages/" + m.id + "/recall/", { method: "POST" }).then(
         function () {
@@ -1627,20 +1839,26 @@
         }
       );
     };
+    confirmThen(T.recall_confirm, T.recall, doRecall);
+  }
+
+  /** Ask with the page's confirm dialog (``okLabel`` on its button), then run ``then``. */
+  function confirmThen(text, okLabel, then) {
+    var dialog = document.getElementById("confirm-dialog");
     if (!dialog || typeof dialog.showModal !== "function") {
-      if (window.confirm(T.recall_confirm)) doRecall();
+      if (window.confirm(text)) then();
       return;
     }
-    dialog.querySelector("[data-confirm-text]").textContent = T.recall_confirm;
+    dialog.querySelector("[data-confirm-text]").textContent = text;
     var ok = dialog.querySelector("[data-confirm-ok]");
     if (!ok.dataset.defaultLabel) ok.dataset.defaultLabel = ok.textContent;
-    ok.textContent = T.recall;
+    ok.textContent = okLabel;
     dialog.returnValue = "";
     dialog.addEventListener(
       "close",
       function () {
         ok.textContent = ok.dataset.defaultLabel;
-        if (dialog.returnValue === "confirm") doRecall();
+        if (dialog.returnValue === "confirm") then();
       },
       { once: true }
     );
@@ -2109,6 +2327,7 @@
       );
     } else if (action === "back") closeRoom();
     else if (action === "close-panel") closePanel();
+    else if (action === "open-details") showDetails();
     else if (action === "reload-conversations") loadConversations();
     else if (action === "reload-room" && state.openId) {
       resetRoom();
@@ -2234,6 +2453,11 @@
       old.html = m.html;
       old.edited_at = m.edited_at;
       old.recalled = m.recalled;
+      replaceMessage(m.id);
+    } else if (type === "message.card_updated") {
+      m = state.messages.get(event.message_id);
+      if (!m || event.conversation_id !== state.openId || !event.card) return;
+      m.card = event.card;
       replaceMessage(m.id);
     } else if (type === "message.recalled") {
       m = state.messages.get(event.message_id);

@@ -1,0 +1,1 @@
+"""Security policies per organisation, two-step verification (TOTP) and branding checks."""

@@ -178,17 +178,33 @@ class SyncRun(models.Model):
 class SyncedRecord(models.Model):
     """Which low-code record holds which external record (the upsert key)."""
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="synced")
+    # org and destination have no single-column index: see Meta.
+    org = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    destination = models.ForeignKey(
+        Destination, on_delete=models.CASCADE, related_name="synced", db_index=False
+    )
     external_id = models.CharField(max_length=200)
     record = models.ForeignKey("lowcode.Record", on_delete=models.CASCADE, related_name="+")
     data_hash = models.CharField(max_length=64)
     synced_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        # Indexes (a sync inserts one link per new record, so each index costs every row):
+        # * ``connectors_synced_once`` (destination, org, external_id) is the upsert key the
+        #   sync probes (``sync._known_links``: all three columns), and, as its prefix,
+        #   serves what filters on destination alone: the destination's cascade and
+        #   PostgreSQL's foreign-key check when a destination is deleted, and the
+        #   deep-integration metric (``core.metrics.rollup.deep_connections``). It leads
+        #   with destination, not org, so no separate destination index is needed.
+        # * ``org``: no index. Nothing reads links by organisation alone; only deleting an
+        #   organisation does, once (one scan, among the many that deletion makes).
+        # * ``record``: kept (Django's automatic index). Deleting records cascades to their
+        #   links, and ``core.metrics.systems`` reads a record's links.
         constraints: ClassVar[list[models.BaseConstraint]] = [
             models.UniqueConstraint(
-                fields=["org", "destination", "external_id"], name="connectors_synced_once"
+                fields=["destination", "org", "external_id"], name="connectors_synced_once"
             )
         ]
 

@@ -33,6 +33,7 @@ import json
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -148,6 +149,17 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
+def _website(value: Any) -> str:
+    """Blank, or an absolute http(s) URL (it becomes a link on partner and app pages)."""
+    text = _text(value, "website", max_length=200)
+    if text and urlsplit(text).scheme not in ("http", "https"):
+        raise ValidationFailed(
+            _("The website must be an http or https address."),
+            fields={"website": [_("Not an http(s) URL.")]},
+        )
+    return text
+
+
 def do_create_partner(
     user: User,
     *,
@@ -167,7 +179,7 @@ def do_create_partner(
             slug=_unique_slug(name),
             contact_email=contact_email or user.email,
             contact_name=contact_name or user.display_name,
-            website=website,
+            website=_website(website),
             support_email=support_email,
         )
         owner = PartnerMember.objects.create(partner=partner, user=user, role=Role.OWNER)
@@ -184,6 +196,8 @@ def do_update_partner(pm: PartnerMember, **fields: Any) -> Partner:
             setattr(partner, key, value)
     if "name" in fields:
         partner.name = _text(fields["name"], "name", max_length=120, required=True)
+    if "website" in fields:
+        partner.website = _website(fields["website"])
     partner.save()
     return partner
 

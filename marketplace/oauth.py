@@ -52,8 +52,8 @@ _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 def clean_redirect_uris(uris: list[str]) -> list[str]:
-    """Absolute ``https`` URIs without fragments (``http`` only for loopback hosts, and only
-    where ``OAUTH2_PROVIDER["ALLOWED_REDIRECT_URI_SCHEMES"]`` allows it: development)."""
+    """Absolute ``https`` URIs without fragments (``http`` only for loopback hosts), see
+    ``redirect_uri_problem``."""
     if not isinstance(uris, list) or not uris:
         raise ValidationFailed(
             _("Give at least one OAuth redirect URI."),
@@ -89,8 +89,9 @@ def clean_redirect_uris(uris: list[str]) -> list[str]:
 
 def redirect_uri_problem(uri: str) -> str | None:
     """Why ``uri`` cannot be a redirect URI, or None: absolute https without a fragment
-    (http only for loopback hosts, and only in development). The manifest check and the
-    OAuth client use this one rule."""
+    (http only for loopback hosts, as RFC 8252 allows, and only where
+    ``OAUTH2_PROVIDER["ALLOWED_REDIRECT_URI_SCHEMES"]`` lists it). The manifest check and
+    the OAuth client use this one rule."""
     try:
         parts = urlsplit(uri)
         host = (parts.hostname or "").lower()
@@ -99,7 +100,7 @@ def redirect_uri_problem(uri: str) -> str | None:
     if parts.scheme not in ("https", "http") or not host:
         return _("%(uri)s is not an absolute http(s) URL.") % {"uri": uri}
     if parts.scheme == "http" and not (_is_loopback(host) and _http_allowed()):
-        return _("%(uri)s must use https (http only for localhost in development).") % {"uri": uri}
+        return _("%(uri)s must use https (http only for localhost).") % {"uri": uri}
     if parts.fragment or "#" in uri:
         return _("%(uri)s must not contain a fragment (#).") % {"uri": uri}
     if any(c.isspace() for c in uri):
@@ -299,6 +300,8 @@ class MarketplaceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
             )
         try:
             org_id = int(org_param)
+            if not 0 < org_id < 2**63:  # outside the id column's range
+                raise ValueError(org_param)
         except (TypeError, ValueError):
             raise oauth_errors.InvalidRequestError(
                 description="org must be an organisation id.", request=request
@@ -307,6 +310,16 @@ class MarketplaceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
         if installation is None:
             raise oauth_errors.InvalidGrantError(
                 description="The app is not installed in this organisation.", request=request
+            )
+        if (
+            installation.app_member_id is not None
+            and not Membership.objects.filter(
+                pk=installation.app_member_id, status=Membership.Status.ACTIVE
+            ).exists()
+        ):  # an admin suspended the app's account: the app may not bring it back
+            raise oauth_errors.InvalidGrantError(
+                description="The app's account in this organisation is suspended.",
+                request=request,
             )
         return installation
 

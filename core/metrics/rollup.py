@@ -291,8 +291,12 @@ def _redis_activity(
     orgs_key = recording.day_key(day, "orgs")
     if org_ids is None:
         orgs = sorted(int(_decode(o)) for o in r.smembers(orgs_key))
-        if not orgs and day < timezone.localdate() - datetime.timedelta(
-            days=recording.retention_seconds() // 86400
+        recorded_in_db = bool(out.active or out.systems)  # e.g. imported or demo activity
+        if (
+            not orgs
+            and not recorded_in_db
+            and day
+            < timezone.localdate() - datetime.timedelta(days=recording.retention_seconds() // 86400)
         ):
             raise ValidationFailed(
                 _(
@@ -482,6 +486,14 @@ def _editions() -> dict[int, str]:
     return dict(Organization.objects.values_list("id", "edition"))
 
 
+def _lock_day(day: datetime.date) -> None:
+    """Serialise writers of one day's rollup until the transaction ends (PostgreSQL: an
+    advisory lock keyed by the day; SQLite writes one transaction at a time anyway)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x7DA6, day.toordinal()])
+
+
 def rollup_day(day: datetime.date, definition_version: int | None = None) -> RollupSummary:
     """Compute and store one day for every organisation (replacing that day's rows)."""
     check_range(day, day)
@@ -510,6 +522,7 @@ def rollup_day(day: datetime.date, definition_version: int | None = None) -> Rol
     mau = monthly_active_users(day)
     breakdown = _breakdown(rows)
     with transaction.atomic():
+        _lock_day(day)  # an hourly run and a manual recompute of the same day take turns
         DailyOrgRollup.objects.filter(day=day).delete()
         DailyOrgRollup.objects.bulk_create(rows, batch_size=2000)
         PlatformDaily.objects.update_or_create(

@@ -27,23 +27,41 @@ class Record(models.Model):
         PUBLIC = "public", _("Public link")
         CONNECTOR = "connector", _("Connector")
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    form = models.ForeignKey(Form, on_delete=models.CASCADE, related_name="records")
+    # No single-column indexes on org and form: see "Indexes" in Meta.
+    org = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    form = models.ForeignKey(Form, on_delete=models.CASCADE, related_name="records", db_index=False)
     version = models.ForeignKey(FormVersion, on_delete=models.PROTECT, related_name="records")
     number = models.PositiveBigIntegerField()
     data = models.JSONField(default=dict)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEB)
     created_by = models.ForeignKey(
-        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Membership,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # a partial index in Meta
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey(
-        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Membership,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # a partial index in Meta
     )
     updated_at = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True)
     deleted_by = models.ForeignKey(
-        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Membership,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # a partial index in Meta
     )
     idempotency_key = models.CharField(max_length=80, blank=True)
     # Approval state, copied from the approval instance for filtering; blank without a flow.
@@ -61,8 +79,41 @@ class Record(models.Model):
                 name="lowcode_record_unique_idempotency_key",
             ),
         ]
+        # Indexes: every index costs each inserted row (a connector sync writes thousands a
+        # second), so each one here serves a query, and none repeats another's prefix.
+        # * ``org``: no single-column index; ``lowcode_record_unique_number`` starts with
+        #   org_id and serves the organisation's cascade and every org-scoped query.
+        # * ``form``: no single-column index; ``lowcode_rec_form_id`` (form_id, id) starts with
+        #   it and serves list pages (keyset on id), exports, reports and the form's cascade.
+        # * ``version``: kept (Django's automatic index). Deleting a form version (with its
+        #   form) runs the PROTECT check and PostgreSQL's foreign-key check on version_id;
+        #   no other index starts with it.
+        # * ``created_by``/``updated_by``/``deleted_by``: removing a member deletes the
+        #   Membership (``core.actions.do_remove_member``), so Django sets these to NULL
+        #   (``WHERE created_by_id IN (...)``) and PostgreSQL checks the foreign key per
+        #   deleted row: both need an index, or member removal scans every record. The
+        #   indexes are partial (``IS NOT NULL``): both lookups are equalities, which imply
+        #   NOT NULL, so they still use them, while records without an author (connector,
+        #   import and public-link records; rows never updated or deleted by a person) add
+        #   no entry. "Only my records" visibility (created_by = me) uses the same index.
+        # * ``data``: the GIN index (migration 0002) serves the JSON filters.
         indexes: ClassVar[list[models.Index]] = [
             models.Index(fields=["form", "id"], name="lowcode_rec_form_id"),
+            models.Index(
+                fields=["created_by"],
+                condition=Q(created_by__isnull=False),
+                name="lowcode_rec_created_by",
+            ),
+            models.Index(
+                fields=["updated_by"],
+                condition=Q(updated_by__isnull=False),
+                name="lowcode_rec_updated_by",
+            ),
+            models.Index(
+                fields=["deleted_by"],
+                condition=Q(deleted_by__isnull=False),
+                name="lowcode_rec_deleted_by",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -129,7 +129,10 @@ def _filtered(deliveries: QuerySet[WebhookDelivery], request: Request) -> QueryS
     for name, lookup in (("org", "org_id"), ("installation", "installation_id")):
         if params.get(name):
             try:
-                deliveries = deliveries.filter(**{lookup: int(params[name])})
+                number = int(params[name])
+                if not 0 < number < 2**63:  # outside the id column's range
+                    raise ValueError(number)
+                deliveries = deliveries.filter(**{lookup: number})
             except ValueError:
                 raise ValidationFailed(
                     _("Expected a number."), fields={name: [_("Expected a number.")]}

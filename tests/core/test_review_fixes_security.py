@@ -229,3 +229,54 @@ async def test_a_socket_from_outside_the_allowlist_receives_nothing_of_the_organ
     assert await outside.receive_nothing(timeout=0.5)
     await inside.disconnect()
     await outside.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_on_a_session_past_its_lifetime_receives_nothing_of_the_organisation(
+    realtime, owner, member
+):
+    from channels.db import database_sync_to_async
+    from channels.testing import WebsocketCommunicator
+    from django.test import Client
+
+    from config.asgi import application
+    from im import actions as im_actions
+
+    group = await database_sync_to_async(im_actions.do_create_group)(
+        owner, name="Ops", member_ids=[member.pk]
+    )
+    await database_sync_to_async(do_update_security_policy)(
+        owner, {"session_lifetime_minutes": 30}, ip=LOCAL
+    )
+
+    @database_sync_to_async
+    def session_cookie(age_minutes):
+        web = Client()
+        web.post("/login/", {"username": member.user.email, "password": PASSWORD})
+        session = web.session
+        session[AUTH_AT] = int(time.time()) - age_minutes * 60
+        session.save()
+        return web.cookies["sessionid"].value
+
+    async def open_socket(cookie):
+        ws = WebsocketCommunicator(
+            application,
+            "/ws/",
+            headers=[(b"origin", b"http://localhost"), (b"cookie", f"sessionid={cookie}".encode())],
+        )
+        connected, _code = await ws.connect()
+        assert connected
+        assert (await ws.receive_json_from(timeout=3))["type"] == "hello"
+        return ws
+
+    fresh = await open_socket(await session_cookie(5))
+    stale = await open_socket(await session_cookie(31))
+    await database_sync_to_async(im_actions.do_send_message)(owner, group, body="secret plan")
+    for _ in range(20):
+        event = await fresh.receive_json_from(timeout=3)
+        if event["type"] == "message.created":
+            break
+    assert event["message"]["body"] == "secret plan"
+    assert await stale.receive_nothing(timeout=0.5)
+    await fresh.disconnect()
+    await stale.disconnect()

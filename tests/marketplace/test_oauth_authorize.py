@@ -215,7 +215,7 @@ def test_redirect_uris_are_validated(oauth_app):
     assert not app.oauth_application.redirect_uri_allowed(CALLBACK)
 
 
-def test_http_loopback_redirects_only_where_development_allows_them(oauth_app, settings):
+def test_http_redirects_only_to_loopback_and_only_where_the_setting_allows(oauth_app, settings):
     from oauth2_provider.settings import oauth2_settings
 
     app, _client_id, _secret = oauth_app()
@@ -234,6 +234,8 @@ def test_http_loopback_redirects_only_where_development_allows_them(oauth_app, s
     set_redirect_uris(app, [loopback])
     app.oauth_application.refresh_from_db()
     assert app.oauth_application.redirect_uri_allowed(loopback)
+    with pytest.raises(ValidationFailed):  # http to anything but loopback: never
+        set_redirect_uris(app, ["http://apps.example.com/cb"])
 
 
 def test_client_secret_is_hashed_and_rotation_replaces_it(client, setup, org):

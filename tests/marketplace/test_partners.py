@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from marketplace.actions import payout_details
 from marketplace.models import App, Partner, PartnerMember
 from tests.marketplace.conftest import REDIRECT
@@ -236,3 +238,21 @@ def test_suspended_partners_apps_leave_the_catalogue(published_app, partner_owne
     Partner.objects.filter(pk=partner_owner.partner_id).update(status="suspended")
     assert api(member).get(f"{P}catalogue/").json() == []
     assert api(member).get(f"{P}catalogue/com.acme.expense/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "website", ["javascript:alert(1)", "data:text/html,x", "ftp://acme.example"]
+)
+def test_a_partner_website_must_be_an_http_address(make_user, website):
+    """It becomes a link on the partner's and its apps' pages."""
+    from core.errors import ValidationFailed
+    from marketplace.actions import do_create_partner, do_update_partner
+
+    with pytest.raises(ValidationFailed):
+        do_create_partner(make_user(), name="Acme", contact_email="a@acme.example", website=website)
+    pm = do_create_partner(make_user(), name="Acme 2", contact_email="b@acme.example")
+    with pytest.raises(ValidationFailed):
+        do_update_partner(pm, website=website)
+    pm.partner.refresh_from_db()
+    assert pm.partner.website == ""
+    assert do_update_partner(pm, website="https://acme.example").website == "https://acme.example"

@@ -216,3 +216,69 @@ def test_malformed_manifest_parts_are_reported_not_crashed_on(
     )
     assert response.status_code == 400, response.content
     assert response.json()["error"]["code"] == "invalid_manifest"
+
+
+# --- correctness: the token endpoint answers OAuth errors, not 500s ----------------------
+
+
+@pytest.mark.parametrize("org_param", ["99999999999999999999999", "-1", "0", "1e3"])
+def test_client_credentials_with_an_impossible_org_is_an_oauth_error(
+    client, org, oauth_app, install_app, org_param
+):
+    app, client_id, secret = oauth_app(["core:org.read"])
+    install_app(app, org, ["core:org.read"])
+    client.raise_request_exception = False
+    response = client.post(
+        "/oauth/token/",
+        {
+            "grant_type": "client_credentials",
+            "org": org_param,
+            "client_id": client_id,
+            "client_secret": secret,
+        },
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] in ("invalid_request", "invalid_grant")
+
+
+def test_delivery_filters_with_out_of_range_ids_are_400s(
+    api, org, admin, published_app, partner_owner
+):
+    app = published_app()
+    huge = "99999999999999999999999"
+    org_client = api(admin)
+    org_client.raise_request_exception = False
+    partner_client = api(partner_owner.user)
+    partner_client.raise_request_exception = False
+    for client, url in (
+        (org_client, f"/api/v1/orgs/{org.pk}/marketplace/deliveries/?installation={huge}"),
+        (partner_client, f"/api/v1/marketplace/apps/{app.pk}/deliveries/?org={huge}"),
+        (partner_client, f"/api/v1/marketplace/apps/{app.pk}/deliveries/?org=-5"),
+    ):
+        response = client.get(url)
+        assert response.status_code == 400, (url, response.status_code)
+
+
+# --- security: an app cannot undo an admin suspending its account ------------------------
+
+
+def test_a_suspended_app_account_gets_no_token_and_stays_suspended(
+    client, org, oauth_app, install_app
+):
+    from core.models import Membership
+
+    app, client_id, secret = oauth_app(["core:org.read"])
+    installation = install_app(app, org, ["core:org.read"])
+    Membership.objects.filter(pk=installation.app_member_id).update(status="suspended")
+    response = client.post(
+        "/oauth/token/",
+        {
+            "grant_type": "client_credentials",
+            "org": str(org.pk),
+            "client_id": client_id,
+            "client_secret": secret,
+        },
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+    assert Membership.objects.get(pk=installation.app_member_id).status == "suspended"

@@ -245,16 +245,51 @@ def _record_data(record: Any) -> dict[str, Any]:
     }
 
 
+def _record_readers(event_type: str, record: Any) -> list[int]:
+    """Installations whose own account may read ``record`` through the API (the low-code
+    app's permissions: its level, and which records that level sees). A webhook never
+    carries more than the app could fetch."""
+    from django.db.models import Q
+
+    from lowcode.access import app_levels, visible_records_q
+    from lowcode.models import Record
+
+    readers = []
+    installations = Installation.objects.filter(
+        org_id=record.org_id, status=Installation.Status.ACTIVE, app_member__isnull=False
+    ).select_related("app_member", "version")
+    for installation in installations:
+        if not receives(installation, event_type):  # subscribed, scope, a webhook URL
+            continue
+        member = installation.app_member
+        levels = app_levels(member, record.form.app)
+        if (
+            levels
+            and Record.objects.filter(Q(pk=record.pk) & visible_records_q(member, levels)).exists()
+        ):
+            readers.append(installation.pk)
+    return readers
+
+
+def _emit_record(event_type: str, record: Any) -> None:
+    emit(
+        record.org_id,
+        event_type,
+        _record_data(record),
+        installation_ids=_record_readers(event_type, record),
+    )
+
+
 def on_record_created(actor: Any, record: Any) -> None:
-    emit(record.org_id, "lowcode.record.created", _record_data(record))
+    _emit_record("lowcode.record.created", record)
 
 
 def on_record_updated(actor: Any, record: Any) -> None:
-    emit(record.org_id, "lowcode.record.updated", _record_data(record))
+    _emit_record("lowcode.record.updated", record)
 
 
 def on_record_deleted(actor: Any, record: Any) -> None:
-    emit(record.org_id, "lowcode.record.deleted", _record_data(record))
+    _emit_record("lowcode.record.deleted", record)
 
 
 def on_sync_finished(run: Any) -> None:

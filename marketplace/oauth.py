@@ -311,12 +311,17 @@ class MarketplaceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
             raise oauth_errors.InvalidGrantError(
                 description="The app is not installed in this organisation.", request=request
             )
-        if (
-            installation.app_member_id is not None
-            and not Membership.objects.filter(
-                pk=installation.app_member_id, status=Membership.Status.ACTIVE
-            ).exists()
-        ):  # an admin suspended the app's account: the app may not bring it back
+        if installation.app_member_id is None:  # an admin removed the app's account
+            raise oauth_errors.InvalidGrantError(
+                description=(
+                    "The app's account in this organisation was removed; an admin must "
+                    "install the app again."
+                ),
+                request=request,
+            )
+        if not Membership.objects.filter(
+            pk=installation.app_member_id, status=Membership.Status.ACTIVE
+        ).exists():  # an admin suspended the app's account: the app may not bring it back
             raise oauth_errors.InvalidGrantError(
                 description="The app's account in this organisation is suspended.",
                 request=request,

@@ -27,8 +27,13 @@ def test_lowcode_record_events(
 ):
     from lowcode.actions import do_create_record, do_delete_record, do_update_record
 
-    hooked_app(["lowcode.record.created", "lowcode.record.updated", "lowcode.record.deleted"])
+    installation = hooked_app(
+        ["lowcode.record.created", "lowcode.record.updated", "lowcode.record.deleted"]
+    )
     form = make_form(FIELDS)
+    # The app's account may read the form's records (see test_review_fixes for the refusal).
+    form.app.permissions["view_all"]["members"].append(installation.app_member_id)
+    form.app.save(update_fields=["permissions"])
     with django_capture_on_commit_callbacks(execute=True):
         record, _created = do_create_record(owner, form, {"batch": "A-1"})
     with django_capture_on_commit_callbacks(execute=True):

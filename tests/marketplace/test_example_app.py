@@ -31,6 +31,7 @@ from im.actions import do_create_group
 from im.models import Message
 from marketplace import webhooks
 from marketplace.manifest import validate_manifest
+from marketplace.models import Installation
 
 EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "tack-app-example"
 sys.path.insert(0, str(EXAMPLE_DIR))
@@ -242,7 +243,12 @@ def test_the_quickstart_end_to_end(
         elsewhere_org = http.get(f"{live_server.url}/api/v1/orgs/{other_org.pk}/conversations/")
     assert elsewhere_org.status_code == 404
 
-    # 7. A new record reaches the example as a signed lowcode.record.created webhook.
+    # 7. The form's app shares its records with the app's account (webhooks never carry
+    # more than the app could read through the API); a new record then reaches the
+    # example as a signed lowcode.record.created webhook.
+    installation = Installation.objects.get(org=org, status="active")
+    form.app.permissions["view_all"]["members"].append(installation.app_member_id)
+    form.app.save(update_fields=["permissions"])
     record, _created = do_create_record(owner, form, {"batch": "B-2024-0118"})
 
     def heard() -> bool:

@@ -282,3 +282,56 @@ def test_a_suspended_app_account_gets_no_token_and_stays_suspended(
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
     assert Membership.objects.get(pk=installation.app_member_id).status == "suspended"
+
+
+def test_a_removed_app_account_is_not_recreated_by_a_token_request(
+    client, org, oauth_app, install_app
+):
+    """An admin who deletes the app's own account cuts the app off until it is installed
+    again; asking for a token does not bring the account back."""
+    from core.models import Membership
+
+    app, client_id, secret = oauth_app(["core:org.read"])
+    installation = install_app(app, org, ["core:org.read"])
+    Membership.objects.filter(pk=installation.app_member_id).delete()
+    before = Membership.objects.filter(org=org).count()
+    response = client.post(
+        "/oauth/token/",
+        {
+            "grant_type": "client_credentials",
+            "org": str(org.pk),
+            "client_id": client_id,
+            "client_secret": secret,
+        },
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+    assert Membership.objects.filter(org=org).count() == before
+
+
+# --- security: record events reach only apps whose account may read the record -----------
+
+RECORD_FIELDS = [{"key": "batch", "type": "text", "label": "Batch"}]
+
+
+def test_record_events_respect_the_low_code_apps_permissions(
+    hooked_app, webhook_receiver, owner, make_form, django_capture_on_commit_callbacks
+):
+    """The app's own account (a plain member) cannot list others' records through the API
+    in a low-code app that does not share them: its webhooks must not carry them either."""
+    from lowcode.actions import do_create_record
+    from marketplace.models import WebhookDelivery
+
+    installation = hooked_app(["lowcode.record.created"])
+    form = make_form(RECORD_FIELDS)  # default permissions: members see their own records
+    with django_capture_on_commit_callbacks(execute=True):
+        do_create_record(owner, form, {"batch": "secret salary"})
+    assert webhook_receiver.requests == []
+    assert not WebhookDelivery.objects.exists()
+
+    app = form.app
+    app.permissions["view_all"]["members"].append(installation.app_member_id)
+    app.save(update_fields=["permissions"])
+    with django_capture_on_commit_callbacks(execute=True):
+        do_create_record(owner, form, {"batch": "shared"})
+    assert [b["data"]["record"]["data"] for b in webhook_receiver.bodies()] == [{"batch": "shared"}]

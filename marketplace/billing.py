@@ -448,6 +448,13 @@ def do_change_plan(
         if sub.status == Status.TRIALING or (plan.type == "free" and sub.plan_type == "free"):
             pass  # nothing billed yet: the new terms apply from the first invoice
         else:
+            if Invoice.objects.filter(subscription=sub, status=Invoice.Status.OPEN).exists():
+                # Unused time is credited only once it has been paid for: otherwise a
+                # downgrade would credit money never received.
+                raise Conflict(
+                    _("Pay the open invoice of this subscription before changing its plan."),
+                    code="invoice_open",
+                )
             total_days = (sub.current_period_end - sub.current_period_start).days
             left = max(0, (sub.current_period_end - on).days)
             credit = prorate(old_total, left, total_days)

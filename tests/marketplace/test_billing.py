@@ -190,7 +190,7 @@ def test_members_cannot_manage_billing(org, member):
 
 def test_upgrade_mid_period_charges_the_difference_for_the_days_left(org, owner):
     app = make_app()
-    sub = _sub(org, app, on=D(2026, 4, 1))  # basic 3000/month, April has 30 days
+    sub = _sub(org, app, on=D(2026, 4, 1), provider="test")  # basic 3000/month, April has 30 days
     billing.run_billing(D(2026, 4, 1))
     sub, invoice = billing.do_change_plan(owner, sub, plan_code="pro", on=D(2026, 4, 21))
     # 10 of 30 days left: credit 1000, charge 3000 → 2000.
@@ -200,7 +200,7 @@ def test_upgrade_mid_period_charges_the_difference_for_the_days_left(org, owner)
 
 def test_downgrade_keeps_a_credit_taken_off_the_next_invoice(org, owner):
     app = make_app()
-    sub = _sub(org, app, code="pro", on=D(2026, 4, 1))
+    sub = _sub(org, app, code="pro", on=D(2026, 4, 1), provider="test")
     billing.run_billing(D(2026, 4, 1))
     sub, invoice = billing.do_change_plan(owner, sub, plan_code="basic", on=D(2026, 4, 16))
     # 15 of 30 days left: credit 4500, charge 1500 → credit 3000 kept.
@@ -215,7 +215,7 @@ def test_downgrade_keeps_a_credit_taken_off_the_next_invoice(org, owner):
 
 def test_changing_plan_back_and_forth_on_one_day_bills_each_upgrade(org, owner):
     app = make_app()
-    sub = _sub(org, app, on=D(2026, 4, 1))
+    sub = _sub(org, app, on=D(2026, 4, 1), provider="test")
     billing.run_billing(D(2026, 4, 1))
     day = D(2026, 4, 21)  # 10 of 30 days left
     sub, up = billing.do_change_plan(owner, sub, plan_code="pro", on=day)
@@ -229,7 +229,7 @@ def test_changing_plan_back_and_forth_on_one_day_bills_each_upgrade(org, owner):
 
 def test_monthly_to_yearly_starts_a_new_period(org, owner):
     app = make_app()
-    sub = _sub(org, app, code="pro", on=D(2026, 4, 1))
+    sub = _sub(org, app, code="pro", on=D(2026, 4, 1), provider="test")
     billing.run_billing(D(2026, 4, 1))
     sub, invoice = billing.do_change_plan(owner, sub, plan_code="pro-year", on=D(2026, 4, 11))
     # 20 of 30 days left of 9000: credit 6000; yearly 90000 in full → 84000.
@@ -240,7 +240,7 @@ def test_monthly_to_yearly_starts_a_new_period(org, owner):
 
 def test_change_on_the_last_day_and_on_the_first_day(org, owner):
     app = make_app()
-    sub = _sub(org, app, on=D(2026, 4, 1))
+    sub = _sub(org, app, on=D(2026, 4, 1), provider="test")
     billing.run_billing(D(2026, 4, 1))
     sub, invoice = billing.do_change_plan(owner, sub, plan_code="pro", on=D(2026, 4, 30))
     assert invoice is not None and invoice.amount == 200  # 1/30 of 6000

@@ -130,7 +130,7 @@ def test_a_credit_is_not_carried_into_a_plan_in_another_currency(org, owner):
         "trial_days": 0,
     }
     app = make_app(plan_list=[*plans(), usd])
-    sub = _sub(org, app, code="basic", on=D(2026, 3, 1))
+    sub = _sub(org, app, code="basic", on=D(2026, 3, 1), provider="test")
     billing.run_billing(D(2026, 3, 1))
     sub.refresh_from_db()
     sub, _ = billing.do_change_plan(owner, sub, plan_code="free", on=D(2026, 3, 16))
@@ -142,6 +142,22 @@ def test_a_credit_is_not_carried_into_a_plan_in_another_currency(org, owner):
     sub.refresh_from_db()
     assert sub.credit == credit and sub.currency == "CNY"
     assert not Invoice.objects.filter(subscription=sub, currency="USD").exists()
+
+
+def test_no_credit_for_time_not_yet_paid_for(org, owner):
+    """A plan change while the period's invoice is still open (bank transfer not yet
+    received) is refused: crediting the unused days would credit money never received."""
+    from core.errors import Conflict
+
+    app = make_app()
+    sub = _sub(org, app, code="pro", on=D(2026, 4, 1), provider="manual")
+    billing.run_billing(D(2026, 4, 1))
+    assert Invoice.objects.get(subscription=sub).status == "open"
+    with pytest.raises(Conflict) as info:
+        billing.do_change_plan(owner, sub, plan_code="free", on=D(2026, 4, 16))
+    assert info.value.code == "invoice_open"
+    sub.refresh_from_db()
+    assert sub.credit == 0 and sub.plan_code == "pro"
 
 
 # --- correctness: list endpoints without N+1 queries -------------------------------------

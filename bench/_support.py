@@ -82,6 +82,46 @@ def loadavg() -> list[float]:
         return []
 
 
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 2)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
+
+
+def print_result_line(
+    bench: str,
+    mode: str,
+    results: dict[str, Any],
+    *,
+    targets: dict[str, tuple[str, float]],
+    verdicts: dict[str, Any],
+    sizes: dict[str, Any],
+    versions: dict[str, Any],
+    load_before: list[float],
+    started: float,
+) -> None:
+    """The one JSON line a benchmark prints: headline figures, their targets and verdicts,
+    sizes, every other measurement under ``details``, the date, machine and load."""
+    import datetime as dt
+
+    line = {
+        "bench": bench,
+        "mode": mode,
+        **{k: _rounded(results.get(k)) for k in targets},
+        "targets": {k: f"{op} {v}" for k, (op, v) in targets.items()},
+        "pass": verdicts,
+        "sizes": sizes,
+        "details": {k: _rounded(v) for k, v in results.items() if k not in targets},
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": {**machine_info(), **versions},
+        "loadavg_before_after": [load_before, loadavg()],
+        "elapsed_s": round(time.perf_counter() - started, 1),
+    }
+    print(json.dumps(line, ensure_ascii=False), flush=True)
+
+
 def machine_info() -> dict[str, Any]:
     cpu = ""
     try:

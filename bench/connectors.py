@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import datetime as dt
 import io
-import json
 import os
 import pstats
 import shutil
@@ -66,7 +64,7 @@ from _bench_support import (  # noqa: E402
     bench_env,
     loadavg,
     log,
-    machine_info,
+    print_result_line,
     reset_services,
 )
 
@@ -362,27 +360,17 @@ def main() -> int:
     if args.only in (None, "tryton"):
         results.update(measure_tryton(owner, sizes["parties"], sizes["page_size"], args.profile))
 
-    def rounded(value: Any) -> Any:
-        if isinstance(value, float):
-            return round(value, 2)
-        if isinstance(value, dict):
-            return {k: rounded(v) for k, v in value.items()}
-        return value
-
-    line = {
-        "bench": "connectors",
-        "mode": mode,
-        **{k: rounded(results.get(k)) for k in TARGETS},
-        "targets": {k: f"{op} {v}" for k, (op, v) in TARGETS.items()},
-        "pass": verdicts(results),
-        "sizes": sizes,
-        "details": {k: rounded(v) for k, v in results.items() if k not in TARGETS},
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": {**machine_info(), **versions},
-        "loadavg_before_after": [load_before, loadavg()],
-        "elapsed_s": round(time.perf_counter() - started, 1),
-    }
-    print(json.dumps(line, ensure_ascii=False), flush=True)
+    print_result_line(
+        "connectors",
+        mode,
+        results,
+        targets=TARGETS,
+        verdicts=verdicts(results),
+        sizes=sizes,
+        versions=versions,
+        load_before=load_before,
+        started=started,
+    )
     return 0
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib.util
-import json
 import os
 import sys
 import time
@@ -56,7 +55,7 @@ from _bench_support import (  # noqa: E402
     bench_env,
     loadavg,
     log,
-    machine_info,
+    print_result_line,
     reset_services,
 )
 
@@ -264,23 +263,17 @@ def main() -> int:
     results.update(measure_billing(sizes["subscriptions"]))
     results.update(measure_webhooks(sizes["webhooks"]))
 
-    def rounded(value: Any) -> Any:
-        return round(value, 2) if isinstance(value, float) else value
-
-    line = {
-        "bench": "marketplace",
-        "mode": mode,
-        **{k: rounded(results.get(k)) for k in TARGETS},
-        "targets": {k: f"{op} {v}" for k, (op, v) in TARGETS.items()},
-        "pass": verdicts(results),
-        "sizes": sizes,
-        "details": {k: rounded(v) for k, v in results.items() if k not in TARGETS},
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": {**machine_info(), **versions},
-        "loadavg_before_after": [load_before, loadavg()],
-        "elapsed_s": round(time.perf_counter() - started, 1),
-    }
-    print(json.dumps(line, ensure_ascii=False), flush=True)
+    print_result_line(
+        "marketplace",
+        mode,
+        results,
+        targets=TARGETS,
+        verdicts=verdicts(results),
+        sizes=sizes,
+        versions=versions,
+        load_before=load_before,
+        started=started,
+    )
     return 0
 
 

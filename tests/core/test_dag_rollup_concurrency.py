@@ -25,7 +25,7 @@ def test_concurrent_rollups_of_one_day_both_succeed(org, member):
         try:
             start.wait()
             rollup_day(day)
-        except BaseException as exc:  # noqa: BLE001  (reported below)
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()

@@ -7,6 +7,8 @@ browser download is not used. Without Chromium these tests skip, unless
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import socket
@@ -15,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,3 +122,99 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     yield Server(url, process, demo.stdout)
     process.terminate()
     process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def seeded_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    seed: str,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A fresh embedded Tack: migrate, run the ``seed`` script (its last line of output is
+    JSON with the ids the test needs), serve with uvicorn. Yields ``(url, ids)``."""
+    env = embedded_env(tmp_path_factory.mktemp(f"{name}-var"))
+    env.update(extra_env or {})
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
+    seeded = subprocess.run(
+        [sys.executable, "-c", seed], env=env, cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    ids = json.loads(seeded.stdout.strip().splitlines()[-1])
+    port = free_port()
+    process = start_uvicorn(env, port)
+    try:
+        yield f"http://127.0.0.1:{port}", ids
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+SHOTS = os.environ.get("TACK_E2E_SCREENSHOTS", "")
+
+
+class BrowserSession:
+    """A signed-in browser context that records console and page errors, API answers of
+    400 and above, and every request to another host (no page may make one)."""
+
+    def __init__(
+        self,
+        browser: Any,
+        base_url: str,
+        email: str,
+        password: str,
+        *,
+        viewport: dict[str, int] | None = None,
+        wait_ms: int = 15000,
+        shot_prefix: str = "",
+    ) -> None:
+        self.base_url, self.shot_prefix = base_url, shot_prefix
+        self.context = browser.new_context(viewport=viewport or {"width": 1360, "height": 900})
+        self.context.set_default_timeout(wait_ms)
+        self.page = self.context.new_page()
+        self.external: list[str] = []
+        self.errors: list[str] = []
+        self.failed: list[tuple[str, str, int]] = []
+        self.watch(self.page)
+        self.page.goto(f"{base_url}/login/")
+        self.page.fill("input[name=username]", email)
+        self.page.fill("input[name=password]", password)
+        self.page.locator("form button[type=submit]").click()
+        self.page.wait_for_url(lambda url: "/login/" not in url)
+
+    def watch(self, page: Any) -> None:
+        """Record what ``page`` (this session's or another tab of it) does wrong."""
+
+        def request(r: Any) -> None:
+            if not (r.url.startswith(self.base_url) or r.url.startswith("data:")):
+                self.external.append(r.url)
+
+        def console(message: Any) -> None:
+            # A 4xx answer is also logged by Chromium ("Failed to load resource"); answers
+            # are recorded in ``failed`` instead.
+            if message.type == "error" and not message.text.startswith("Failed to load"):
+                self.errors.append(message.text)
+
+        def response(r: Any) -> None:
+            if r.status >= 400:
+                self.failed.append((r.request.method, r.url, r.status))
+
+        page.on("request", request)
+        page.on("console", console)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("response", response)
+
+    def shot(self, name: str) -> None:
+        if SHOTS:
+            Path(SHOTS).mkdir(parents=True, exist_ok=True)
+            path = Path(SHOTS) / f"{self.shot_prefix}{name}.png"
+            self.page.screenshot(path=str(path), full_page=True)
+
+    def check_clean(self) -> None:
+        """No script error and no request to another host; then close."""
+        assert self.errors == [], self.errors
+        assert self.external == [], self.external
+        self.context.close()
+
+    def close(self) -> None:
+        self.context.close()

@@ -12,24 +12,19 @@ to another host.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, embedded_env, free_port, start_uvicorn
+from tests.e2e.conftest import BrowserSession, seeded_server
 from tests.integration import tryton as tryton_server
 
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "connectors-e2e-password-1"
 WAIT = 15000  # ms
-SHOTS = os.environ.get("TACK_E2E_SCREENSHOTS", "")
 PARTIES = [f"Harbour Customer {i:02d}" for i in range(12)]
 
 SEED = f"""
@@ -74,70 +69,27 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     database = tryton_server.cached_database()
     shutil.copyfile(database, tryton_dir / f"{tryton_server.DATABASE}.sqlite")
     erp = tryton_server.start(tryton_dir)
-    process = None
     try:
         client = erp.client()
         client.call("party.party", "create", [{"name": name} for name in PARTIES])
         total = int(client.call("party.party", "search_count", []))
-        env = embedded_env(tmp_path_factory.mktemp("connectors-var"))
-        manage = [sys.executable, str(ROOT / "manage.py")]
-        subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
-        seeded = subprocess.run(
-            [sys.executable, "-c", SEED],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        ids = json.loads(seeded.stdout.strip().splitlines()[-1])
-        port = free_port()
-        process = start_uvicorn(env, port)
-        yield Servers(f"http://127.0.0.1:{port}", ids, erp, total)
+        with seeded_server(tmp_path_factory, "connectors", SEED) as (url, ids):
+            yield Servers(url, ids, erp, total)
     finally:
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=10)
         erp.stop()
 
 
-class Session:
-    """A signed-in browser page that records console errors and foreign requests."""
-
-    def __init__(self, browser, server: Servers, email: str) -> None:
-        self.context = browser.new_context(viewport={"width": 1360, "height": 900})
-        self.context.set_default_timeout(WAIT)
-        self.page = self.context.new_page()
-        self.external: list[str] = []
-        self.errors: list[str] = []
-        self.page.on(
-            "request",
-            lambda r: None if r.url.startswith(server.url) else self.external.append(r.url),
-        )
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.goto(f"{server.url}/login/")
-        self.page.fill("input[name=username]", email)
-        self.page.fill("input[name=password]", PASSWORD)
-        self.page.locator("form button[type=submit]").click()
-        self.page.wait_for_url(lambda url: "/login/" not in url)
-
-    def _console(self, message) -> None:
-        # A 400 answer is logged by Chromium as "Failed to load resource": expected here.
-        if message.type == "error" and not message.text.startswith("Failed to load"):
-            self.errors.append(message.text)
-
-    def shot(self, name: str) -> None:
-        if SHOTS:
-            Path(SHOTS).mkdir(parents=True, exist_ok=True)
-            self.page.screenshot(path=str(Path(SHOTS) / f"connectors-{name}.png"), full_page=True)
+def signed_in(browser, servers: Servers, email: str) -> BrowserSession:
+    return BrowserSession(
+        browser, servers.url, email, PASSWORD, wait_ms=WAIT, shot_prefix="connectors-"
+    )
 
 
 def test_add_tryton_connection_sync_parties_and_build_a_scenario(browser, servers):
     from playwright.sync_api import expect
 
     org = servers.ids["org"]
-    alice = Session(browser, servers, "alice@connectors.example")
+    alice = signed_in(browser, servers, "alice@connectors.example")
     page = alice.page
     erp = servers.tryton
     try:
@@ -359,7 +311,7 @@ def test_webhook_connection_shows_its_signing_secret_once_and_its_urls(browser, 
     from playwright.sync_api import expect
 
     org = servers.ids["org"]
-    alice = Session(browser, servers, "alice@connectors.example")
+    alice = signed_in(browser, servers, "alice@connectors.example")
     page = alice.page
     try:
         page.goto(f"{servers.url}/o/{org}/connectors/")

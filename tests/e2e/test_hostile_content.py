@@ -9,14 +9,12 @@ dialog), and the text must still be there for people to read.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from tests.e2e.conftest import ROOT, embedded_env, free_port, start_uvicorn
+from tests.e2e.conftest import seeded_server
 
 pytestmark = pytest.mark.e2e
 
@@ -98,18 +96,8 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = embedded_env(tmp_path_factory.mktemp("hostile-var"))
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
-    seeded = subprocess.run(
-        [sys.executable, "-c", SEED], env=env, cwd=ROOT, check=True, capture_output=True, text=True
-    )
-    ids = json.loads(seeded.stdout.strip().splitlines()[-1])
-    port = free_port()
-    process = start_uvicorn(env, port)
-    yield Server(f"http://127.0.0.1:{port}", ids)
-    process.terminate()
-    process.wait(timeout=10)
+    with seeded_server(tmp_path_factory, "hostile", SEED) as (url, ids):
+        yield Server(url, ids)
 
 
 @pytest.fixture(scope="module")

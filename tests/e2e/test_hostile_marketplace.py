@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import pytest
 
-from tests.e2e.conftest import ROOT, embedded_env, free_port, start_uvicorn
+from tests.e2e.conftest import seeded_server
 from tests.e2e.test_hostile_content import MARK, PAYLOADS, assert_inert
 
 pytestmark = pytest.mark.e2e
@@ -197,20 +195,9 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = embedded_env(tmp_path_factory.mktemp("hostile-market-var"))
-    env["TACK_ALLOW_PRIVATE_WEBHOOK_TARGETS"] = "1"  # deliveries fail fast on 127.0.0.1:9
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
-    seeded = subprocess.run(
-        [sys.executable, "-c", SEED], env=env, cwd=ROOT, capture_output=True, text=True
-    )
-    assert seeded.returncode == 0, seeded.stderr[-4000:]
-    ids = json.loads(seeded.stdout.strip().splitlines()[-1])
-    port = free_port()
-    process = start_uvicorn(env, port)
-    yield Server(f"http://127.0.0.1:{port}", ids)
-    process.terminate()
-    process.wait(timeout=10)
+    extra = {"TACK_ALLOW_PRIVATE_WEBHOOK_TARGETS": "1"}  # deliveries fail fast on 127.0.0.1:9
+    with seeded_server(tmp_path_factory, "hostile-market", SEED, extra) as (url, ids):
+        yield Server(url, ids)
 
 
 @pytest.fixture(scope="module")

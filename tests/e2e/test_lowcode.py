@@ -9,24 +9,19 @@ page, and Bob approves it from his approval inbox.
 from __future__ import annotations
 
 import io
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, embedded_env, free_port, start_uvicorn
+from tests.e2e.conftest import SHOTS, BrowserSession, seeded_server
 
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "lowcode-e2e-password-1"
 WAIT = 10000  # ms
 BATCH = "B-2026-0042"
-SHOTS = os.environ.get("TACK_E2E_SCREENSHOTS", "")
 
 SEED = f"""
 import json, django
@@ -87,64 +82,12 @@ class LowcodeServer:
 
 @pytest.fixture(scope="module")
 def lowcode_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LowcodeServer]:
-    env = embedded_env(tmp_path_factory.mktemp("lowcode-var"))
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
-    seeded = subprocess.run(
-        [sys.executable, "-c", SEED], env=env, cwd=ROOT, check=True, capture_output=True, text=True
-    )
-    ids = json.loads(seeded.stdout.strip().splitlines()[-1])
-    port = free_port()
-    process = start_uvicorn(env, port)
-    yield LowcodeServer(f"http://127.0.0.1:{port}", ids)
-    process.terminate()
-    process.wait(timeout=10)
+    with seeded_server(tmp_path_factory, "lowcode", SEED) as (url, ids):
+        yield LowcodeServer(url, ids)
 
 
-class Session:
-    """A signed-in browser context that records console errors and foreign requests."""
-
-    def __init__(self, browser, server: LowcodeServer, email: str, viewport: dict[str, int]):
-        self.context = browser.new_context(viewport=viewport)
-        self.context.set_default_timeout(WAIT)
-        self.page = self.context.new_page()
-        self.external: list[str] = []
-        self.errors: list[str] = []
-        self.failed: list[tuple[str, str, int]] = []
-        self.page.on(
-            "request",
-            lambda r: None if r.url.startswith(server.url) else self.external.append(r.url),
-        )
-        self.watch(self.page)
-        self.page.goto(f"{server.url}/login/")
-        self.page.fill("input[name=username]", email)
-        self.page.fill("input[name=password]", PASSWORD)
-        self.page.locator("form button[type=submit]").click()
-        self.page.wait_for_url(lambda url: "/login/" not in url)
-
-    def watch(self, page) -> None:
-        """Console errors and page errors, and every failed API response."""
-
-        def console(message) -> None:
-            # A failed request is logged by Chromium too; responses are checked below.
-            if message.type == "error" and not message.text.startswith("Failed to load"):
-                self.errors.append(message.text)
-
-        def response(r) -> None:
-            if r.status >= 400:
-                self.failed.append((r.request.method, r.url.split("/lowcode/")[-1], r.status))
-
-        page.on("console", console)
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on("response", response)
-
-    def shot(self, name: str) -> None:
-        if SHOTS:
-            Path(SHOTS).mkdir(parents=True, exist_ok=True)
-            self.page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
-
-    def close(self) -> None:
-        self.context.close()
+def signed_in(browser, server: LowcodeServer, email: str, viewport: dict[str, int]):
+    return BrowserSession(browser, server.url, email, PASSWORD, viewport=viewport, wait_ms=WAIT)
 
 
 def test_design_publish_fill_lookup_and_approve(browser, lowcode_server):
@@ -154,8 +97,8 @@ def test_design_publish_fill_lookup_and_approve(browser, lowcode_server):
 
     server = lowcode_server
     org = server.ids["org"]
-    alice = Session(browser, server, "alice@lowcode.example", {"width": 1440, "height": 900})
-    bob: Session | None = None
+    alice = signed_in(browser, server, "alice@lowcode.example", {"width": 1440, "height": 900})
+    bob: BrowserSession | None = None
     page = alice.page
     try:
         # The main navigation leads to the apps home (the seeded app is there).
@@ -285,7 +228,7 @@ def test_design_publish_fill_lookup_and_approve(browser, lowcode_server):
         alice.shot("lookup")
 
         # Bob approves it from his inbox.
-        bob = Session(browser, server, "bob@lowcode.example", {"width": 1280, "height": 800})
+        bob = signed_in(browser, server, "bob@lowcode.example", {"width": 1280, "height": 800})
         bob.page.goto(f"{server.url}/o/{org}/apps/approvals/")
         entry = bob.page.locator("[data-inbox-list] .lc-inbox-item", has_text="Inspection #1")
         expect(entry).to_be_visible()
@@ -330,7 +273,7 @@ def test_fill_widgets_errors_records_filters_edit_and_undo_delete(browser, lowco
 
     server = lowcode_server
     org, form_id = server.ids["org"], server.ids["receipt"]
-    alice = Session(browser, server, "alice@lowcode.example", {"width": 1280, "height": 900})
+    alice = signed_in(browser, server, "alice@lowcode.example", {"width": 1280, "height": 900})
     page = alice.page
     try:
         page.goto(f"{server.url}/o/{org}/apps/forms/{form_id}/fill/")

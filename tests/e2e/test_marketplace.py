@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from authlib.integrations.requests_client import OAuth2Session
 
-from tests.e2e.conftest import ROOT, embedded_env, free_port, start_uvicorn
+from tests.e2e.conftest import BrowserSession, seeded_server
 
 pytestmark = pytest.mark.e2e
 
@@ -92,62 +89,15 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = embedded_env(tmp_path_factory.mktemp("marketplace-var"))
-    env["TACK_ALLOW_PRIVATE_WEBHOOK_TARGETS"] = "1"
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
-    seeded = subprocess.run(
-        [sys.executable, "-c", SEED], env=env, cwd=ROOT, check=True, capture_output=True, text=True
+    extra = {"TACK_ALLOW_PRIVATE_WEBHOOK_TARGETS": "1"}
+    with seeded_server(tmp_path_factory, "marketplace", SEED, extra) as (url, ids):
+        yield Server(url, ids)
+
+
+def signed_in(browser, server: Server, email: str) -> BrowserSession:
+    return BrowserSession(
+        browser, server.url, email, PASSWORD, wait_ms=WAIT, shot_prefix="marketplace-"
     )
-    ids = json.loads(seeded.stdout.strip().splitlines()[-1])
-    port = free_port()
-    process = start_uvicorn(env, port)
-    try:
-        yield Server(f"http://127.0.0.1:{port}", ids)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-class Session:
-    """A signed-in browser page that records console errors and foreign requests."""
-
-    def __init__(self, browser, server: Server, email: str) -> None:
-        self.context = browser.new_context(viewport={"width": 1360, "height": 900})
-        self.context.set_default_timeout(WAIT)
-        self.page = self.context.new_page()
-        self.external: list[str] = []
-        self.errors: list[str] = []
-        self.page.on(
-            "request",
-            lambda r: (
-                None
-                if r.url.startswith(server.url) or r.url.startswith("data:")
-                else self.external.append(r.url)
-            ),
-        )
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.goto(f"{server.url}/login/")
-        self.page.fill("input[name=username]", email)
-        self.page.fill("input[name=password]", PASSWORD)
-        self.page.locator("form button[type=submit]").click()
-        self.page.wait_for_url(lambda url: "/login/" not in url)
-
-    def _console(self, message) -> None:
-        # A 4xx answer is logged by Chromium as "Failed to load resource": expected here.
-        if message.type == "error" and not message.text.startswith("Failed to load"):
-            self.errors.append(message.text)
-
-    def shot(self, name: str) -> None:
-        if SHOTS:
-            Path(SHOTS).mkdir(parents=True, exist_ok=True)
-            self.page.screenshot(path=str(Path(SHOTS) / f"marketplace-{name}.png"), full_page=True)
-
-    def check_clean(self) -> None:
-        assert self.errors == [], self.errors
-        assert self.external == [], self.external
-        self.context.close()
 
 
 def test_partner_submits_operator_approves_admin_installs_with_consent(browser, server):
@@ -156,7 +106,7 @@ def test_partner_submits_operator_approves_admin_installs_with_consent(browser, 
     base, org = server.url, server.ids["org"]
 
     # --- Pat: partner sign-up, app, manifest, submit ----------------------------------
-    pat = Session(browser, server, "pat@partner.example")
+    pat = signed_in(browser, server, "pat@partner.example")
     page = pat.page
     page.goto(f"{base}/partners/")
     page.get_by_label("Company name").fill("Acme Apps")
@@ -200,7 +150,7 @@ def test_partner_submits_operator_approves_admin_installs_with_consent(browser, 
     app_page = page.url
 
     # --- Olga: review queue, approve ------------------------------------------------
-    olga = Session(browser, server, "olga@ops.example")
+    olga = signed_in(browser, server, "olga@ops.example")
     page = olga.page
     page.goto(f"{base}/ops/review/")
     page.locator("[data-mp-queue]").get_by_role("link", name="Quick Expense").click()
@@ -224,7 +174,7 @@ def test_partner_submits_operator_approves_admin_installs_with_consent(browser, 
     pat.check_clean()
 
     # --- Alice: catalogue, consent, install -------------------------------------------
-    alice = Session(browser, server, "alice@harbour.example")
+    alice = signed_in(browser, server, "alice@harbour.example")
     page = alice.page
     page.goto(f"{base}/o/{org}/")
     page.locator("details.launcher summary").click()

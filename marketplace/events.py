@@ -262,6 +262,8 @@ def _record_readers(event_type: str, record: Any) -> list[int]:
         if not receives(installation, event_type):  # subscribed, scope, a webhook URL
             continue
         member = installation.app_member
+        if member is None:  # excluded by the query; for the type checker
+            continue
         levels = app_levels(member, record.form.app)
         if (
             levels

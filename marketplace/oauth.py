@@ -89,9 +89,9 @@ def clean_redirect_uris(uris: list[str]) -> list[str]:
 
 def redirect_uri_problem(uri: str) -> str | None:
     """Why ``uri`` cannot be a redirect URI, or None: absolute https without a fragment
-    (http only for loopback hosts, as RFC 8252 allows, and only where
-    ``OAUTH2_PROVIDER["ALLOWED_REDIRECT_URI_SCHEMES"]`` lists it). The manifest check and
-    the OAuth client use this one rule."""
+    (http only for loopback hosts, and only where
+    ``OAUTH2_PROVIDER["ALLOWED_REDIRECT_URI_SCHEMES"]`` lists it: development). The manifest
+    check and the OAuth client use this one rule."""
     try:
         parts = urlsplit(uri)
         host = (parts.hostname or "").lower()
@@ -100,7 +100,7 @@ def redirect_uri_problem(uri: str) -> str | None:
     if parts.scheme not in ("https", "http") or not host:
         return _("%(uri)s is not an absolute http(s) URL.") % {"uri": uri}
     if parts.scheme == "http" and not (_is_loopback(host) and _http_allowed()):
-        return _("%(uri)s must use https (http only for localhost).") % {"uri": uri}
+        return _("%(uri)s must use https (http only for localhost in development).") % {"uri": uri}
     if parts.fragment or "#" in uri:
         return _("%(uri)s must not contain a fragment (#).") % {"uri": uri}
     if any(c.isspace() for c in uri):

@@ -277,9 +277,9 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # only SHA-256 checksums at rest
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,  # Authorization header only
     "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
-    # http redirect URIs only to loopback hosts (RFC 8252: apps in development and native
-    # apps listening on 127.0.0.1); marketplace.oauth.redirect_uri_problem enforces the host.
-    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
+    # http redirect URIs only to loopback hosts, and only in development (RFC 9700):
+    # marketplace.oauth.redirect_uri_problem applies the same rule to manifests.
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"] if (DEBUG or EMBEDDED) else ["https"],
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
     "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 24 * 3600,

@@ -137,9 +137,15 @@ class TrytonClient:
                 cached = _sessions.get(self._key)
             if cached is not None and time.monotonic() - cached[0] < SESSION_IDLE_SECONDS:
                 self.http.headers["Authorization"] = cached[1]
-                self.context = dict(cached[2])
                 self.reused = True
-                return
+                try:
+                    # The user's preferences (company, language…) may have changed since:
+                    # reading them is cheap, it is the login's password hash that is not.
+                    self.context = self._post("model.res.user.get_preferences", [True, {}])
+                    return
+                except _SessionRefused:
+                    with _sessions_lock:
+                        _sessions.pop(self._key, None)
         self._login()
 
     def _login(self) -> None:

@@ -261,14 +261,16 @@ def test_sessions_are_reused_and_an_expired_one_logs_in_again(tryton):
     assert second.reused  # no second login (Tryton hashes the password on each one)
     assert second.http.headers["Authorization"] == first.http.headers["Authorization"]
     assert second.call("party.party", "search_count", []) >= 0
+    # A reused session reads the user's current preferences, not the ones remembered.
+    module._sessions[second._key] = (*module._sessions[second._key][:2], {"company": -1})
+    assert module.TrytonClient(tryton.config).context.get("company") != -1
     # A session Tryton no longer knows (expired, server restarted): one new login.
     key = second._key
     stamp, _token, context = module._sessions[key]
     module._sessions[key] = (stamp, "Session " + "A" * 40, context)
     stale = module.TrytonClient(tryton.config)
-    assert stale.reused
+    assert not stale.reused  # refused when its preferences were read: logged in again
     assert stale.call("party.party", "search_count", []) >= 0
-    assert not stale.reused
     assert module._sessions[key][1] == stale.http.headers["Authorization"] != "Session " + "A" * 40
     # ``check`` always logs in: it tests the credentials, not a remembered session.
     assert not module.TrytonClient(tryton.config, fresh=True).reused

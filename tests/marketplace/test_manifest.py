@@ -146,13 +146,24 @@ def test_paid_plan_needs_amount_interval_and_currency():
     }
 
 
-def test_localhost_redirect_may_use_http():
+def test_localhost_redirect_may_use_http_in_development_only(settings):
+    """The same rule as the OAuth client's (RFC 9700: no plaintext redirects in production)."""
     manifest = make_manifest(
         "com.acme.expense", oauth={"redirect_uris": ["http://localhost:8765/callback"]}
     )
+    settings.OAUTH2_PROVIDER = {
+        **settings.OAUTH2_PROVIDER,
+        "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
+    }
     assert validate_manifest(manifest)["oauth"]["redirect_uris"] == [
         "http://localhost:8765/callback"
     ]
+    settings.OAUTH2_PROVIDER = {
+        **settings.OAUTH2_PROVIDER,
+        "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    }
+    with pytest.raises(ValidationFailed):
+        validate_manifest(manifest)
 
 
 def test_semantic_versions_sort_like_semver():

@@ -9,8 +9,9 @@ period, every invoice charged at most once, every charge key sent to the provide
 (the ``test`` provider keeps a journal and, like a real provider, answers a repeated key
 from it), and the ledger holds one balanced sale per successful payment.
 
-PostgreSQL only (SQLite's test database is in memory, not shared with a subprocess):
-skipped without DATABASE_URL, unless ``TACK_REQUIRE_SERVICES=1`` (then it fails).
+PostgreSQL only (SQLite's test database is in memory, not shared with a subprocess): it
+runs in the PostgreSQL pass of ``make test`` (DATABASE_URL set) and is skipped in the
+embedded pass; with DATABASE_URL pointing anywhere but PostgreSQL it fails.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ pytestmark = [pytest.mark.integration]
 @pytest.fixture
 def shared_postgres():
     if not os.environ.get("DATABASE_URL"):
-        if os.environ.get("TACK_REQUIRE_SERVICES") == "1":
-            pytest.fail("the billing fault test needs PostgreSQL but TACK_REQUIRE_SERVICES=1")
-        pytest.skip("the billing process needs PostgreSQL shared with the test")
+        pytest.skip("runs in the PostgreSQL pass: the billing process shares the test's database")
     from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.fail("the billing fault test needs Tack on PostgreSQL")
 
     db = connection.settings_dict
     return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"

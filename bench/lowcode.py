@@ -299,14 +299,11 @@ def setup_org(sizes: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-GIN_INDEX = "lowcode_record_data_gin"
-
-
 def bulk_load(s: dict[str, Any], n: int, gen: Generator) -> dict[str, Any]:
     """COPY ``n`` records, then (re)build indexes as publishing would, then ANALYZE.
 
-    The GIN index and the form's expression indexes are dropped before the COPY and
-    rebuilt after (same definitions), as one would for any bulk load.
+    The form's field indexes are dropped before the COPY and rebuilt after (same
+    definitions), as one would for any bulk load.
     """
     import psycopg
     from django.db import connection
@@ -320,8 +317,8 @@ def bulk_load(s: dict[str, Any], n: int, gen: Generator) -> dict[str, Any]:
             r[0]
             for r in conn.execute(
                 "SELECT indexname FROM pg_indexes WHERE tablename = 'lowcode_record'"
-                " AND (indexname = %s OR indexname LIKE %s)",
-                [GIN_INDEX, f"{PREFIX}%"],
+                " AND indexname LIKE %s",
+                [f"{PREFIX}%"],
             ).fetchall()
         ]
         for name in names:
@@ -355,10 +352,6 @@ def bulk_load(s: dict[str, Any], n: int, gen: Generator) -> dict[str, Any]:
                 )
         out["copy_s"] = round(time.perf_counter() - t0, 1)
         log(f"copied {n} records in {out['copy_s']}s")
-        t0 = time.perf_counter()
-        conn.execute("SET maintenance_work_mem = '256MB'")
-        conn.execute(f"CREATE INDEX {GIN_INDEX} ON lowcode_record USING gin (data jsonb_path_ops)")
-        out["gin_index_s"] = round(time.perf_counter() - t0, 1)
     Form.objects.filter(pk=s["form"]).update(next_number=n + 1)
     t0 = time.perf_counter()
     with connection.cursor() as cursor:
@@ -372,10 +365,7 @@ def bulk_load(s: dict[str, Any], n: int, gen: Generator) -> dict[str, Any]:
         cursor.execute("SELECT pg_total_relation_size('lowcode_record')")
         out["table_mb"] = round(cursor.fetchone()[0] / 2**20)
     out["analyze_s"] = round(time.perf_counter() - t0, 1)
-    log(
-        f"indexes: GIN {out['gin_index_s']}s, {created} {out['field_index_s']}s;"
-        f" table with indexes {out['table_mb']} MB"
-    )
+    log(f"indexes: {created} {out['field_index_s']}s; table with indexes {out['table_mb']} MB")
     return out
 
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -198,8 +199,20 @@ def do_delete_connection(
     actor: Membership, connection: Connection, *, ip: str | None = None
 ) -> None:
     check_permission(actor, "connectors.connection.manage")
+    lock_for_delete(Destination.objects.filter(connection=connection))
     record_audit(actor.org, actor.user, "connectors.connection.delete", connection, ip=ip)
     connection.delete()
+
+
+def lock_for_delete(destinations: QuerySet[Destination]) -> None:
+    """Lock destinations about to be deleted (in the deleting transaction).
+
+    A sync page holds its destination (``sync._hold_destination``) until it commits, so
+    the deletion waits for the page and then sees, and removes, the links it wrote; the
+    next page finds the destination gone and stops. This takes the place of the links'
+    database-level foreign keys (see ``SyncedRecord``).
+    """
+    list(destinations.order_by("pk").select_for_update().values_list("pk", flat=True))
 
 
 _LIVE_RUN = (SyncRun.State.QUEUED, SyncRun.State.RUNNING, SyncRun.State.RETRYING)
@@ -226,6 +239,7 @@ def do_delete_destination(
     """Stop syncing a stream there. Records already in the form stay; their links and the
     checkpoint go, so a destination made again later starts with a full read."""
     check_permission(actor, "connectors.connection.manage")
+    lock_for_delete(Destination.objects.filter(pk=destination.pk))
     live = SyncRun.objects.filter(
         org_id=destination.org_id, connection_id=destination.connection_id, state__in=_LIVE_RUN
     ).exists()

@@ -179,14 +179,32 @@ class SyncedRecord(models.Model):
     """Which low-code record holds which external record (the upsert key)."""
 
     # org and destination have no single-column index: see Meta.
+    # No database-level foreign keys (``db_constraint=False``): a sync inserts one link per
+    # new record, and PostgreSQL checks every foreign key of every inserted row at commit
+    # (three per link, as many again as the records themselves cost). The references stay
+    # whole without them: Django's CASCADE removes the links (it never relied on the
+    # database for that), the sync writes links only for records it created in the same
+    # transaction, and it holds the destination row (``FOR KEY SHARE``, once per page,
+    # ``sync._hold_destination``) while deleting a destination locks it first
+    # (``actions.lock_for_delete``), which is what the per-row checks protected.
     org = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     destination = models.ForeignKey(
-        Destination, on_delete=models.CASCADE, related_name="synced", db_index=False
+        Destination,
+        on_delete=models.CASCADE,
+        related_name="synced",
+        db_index=False,
+        db_constraint=False,
     )
     external_id = models.CharField(max_length=200)
-    record = models.ForeignKey("lowcode.Record", on_delete=models.CASCADE, related_name="+")
+    record = models.ForeignKey(
+        "lowcode.Record", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     data_hash = models.CharField(max_length=64)
     synced_at = models.DateTimeField(default=timezone.now)
 

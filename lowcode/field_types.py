@@ -11,10 +11,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import connection
 from django.db.models import Q
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.dates import parse_moment
 from lowcode.expressions import ExpressionError, parse
 from lowcode.registries import FieldError, FieldType, ValueContext, field_type_registry
 
@@ -54,7 +54,8 @@ _CHOICES_SCHEMA = {
 def json_list_has(key: str, item: str | int) -> Q:
     """Records whose list under ``key`` holds ``item``.
 
-    PostgreSQL: jsonb containment (``@>``), served by the GIN index. SQLite has no JSON
+    PostgreSQL: jsonb containment (``@>``), served by the field's GIN index when it is
+    marked indexed (``lowcode.indexes``). SQLite has no JSON
     containment, but ``JSON_EXTRACT`` of a list is compact JSON text, so the item is
     matched with its delimiters.
     """
@@ -120,8 +121,8 @@ class TextType(FieldType):
             schema["pattern"] = options["pattern"]
         return schema
 
-    def normalize(self, options: dict[str, Any], value: Any, ctx: ValueContext, path: str) -> Any:
-        return value.strip()
+    # No ``normalize``: ``normalize_object`` strips every text value before the types see
+    # it, so the stored text is the given text (and a page of records skips the call).
 
 
 class LongTextType(TextType):
@@ -137,8 +138,8 @@ class LongTextType(TextType):
     def value_schema(self, options: dict[str, Any]) -> dict[str, Any]:
         return {"type": "string", "maxLength": options.get("max_length", 5000)}
 
-    def normalize(self, options: dict[str, Any], value: Any, ctx: ValueContext, path: str) -> Any:
-        return value.strip("\n ")
+
+_NUMBER_LIMIT = 10**15
 
 
 class NumberType(FieldType):
@@ -173,7 +174,9 @@ class NumberType(FieldType):
         return schema
 
     def normalize(self, options: dict[str, Any], value: Any, ctx: ValueContext, path: str) -> Any:
-        if isinstance(value, bool) or abs(value) > 1e15:
+        if value.__class__ is int and -_NUMBER_LIMIT <= value <= _NUMBER_LIMIT:
+            return value  # what rounding to 0 decimals gives back (exact below 2**53)
+        if isinstance(value, bool) or abs(value) > _NUMBER_LIMIT:
             raise FieldError(_("Enter a number between -10^15 and 10^15."))
         decimals = options.get("decimals", 0 if isinstance(value, int) else 6)
         rounded = round(float(value), decimals)
@@ -285,6 +288,11 @@ class DateType(FieldType):
             raise FieldError(_("Enter a date as YYYY-MM-DD.")) from None
 
 
+#: The stored form of a datetime (years from 1000, so ``%Y`` writes four digits too),
+#: here also with a fraction of a second, which storing drops (as ``strftime`` below).
+_STORED_DATETIME = re.compile(r"[1-9]\d{3}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z")
+
+
 class DateTimeType(FieldType):
     type = "datetime"
     label = gettext_lazy("Date and time")
@@ -297,7 +305,14 @@ class DateTimeType(FieldType):
 
     def normalize(self, options: dict[str, Any], value: Any, ctx: ValueContext, path: str) -> Any:
         """Stored in UTC as ``YYYY-MM-DDTHH:MM:SSZ`` so text order is time order."""
-        parsed = parse_datetime(value) if isinstance(value, str) else None
+        if value.__class__ is str and _STORED_DATETIME.fullmatch(value):
+            try:  # in the stored form, maybe with fractions (a synced or re-saved value)
+                datetime.fromisoformat(value)
+            except ValueError:
+                pass  # e.g. month 13: refused below
+            else:
+                return value if len(value) == 20 else f"{value[:19]}Z"
+        parsed = parse_moment(value) if isinstance(value, str) else None
         if parsed is None:
             raise FieldError(_("Enter a date and time such as 2026-11-23T09:30:00+08:00."))
         if parsed.tzinfo is None:
@@ -340,8 +355,11 @@ class MultiSelectType(SingleSelectType):
     label = gettext_lazy("Multiple select")
     storage = "string_list"
     operators: ClassVar[tuple[str, ...]] = ("contains", "empty", "not_empty")
-    can_index = False
+    can_index = True
     widget = "checkboxes"
+
+    def holds_list(self, options: dict[str, Any]) -> bool:
+        return True
 
     def value_schema(self, options: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -408,6 +426,9 @@ class _ReferenceType(FieldType):
     reference_kind: ClassVar[str]
     can_index = True
     operators: ClassVar[tuple[str, ...]] = ("eq", "in", "empty", "not_empty")
+
+    def holds_list(self, options: dict[str, Any]) -> bool:
+        return bool(options.get("multiple"))
 
     def options_schema(self) -> dict[str, Any]:
         return _options({"multiple": {"type": "boolean"}})

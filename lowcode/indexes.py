@@ -4,7 +4,11 @@ Every record lives in one table; a field marked indexed gets a partial index on
 ``((data -> 'key'), id) WHERE form_id = N AND deleted_at IS NULL``, the exact
 expression Django emits for ``data__key`` lookups and ordering, so equality, ranges
 and sorted keyset pages on that field read the index alone. Money fields index
-``data #> '{key,amount}'``. Indexes are built CONCURRENTLY by a Celery task after the
+``data #> '{key,amount}'``. List-valued fields (multiple select, several members,
+departments or records) get a GIN index on ``(data -> 'key')`` instead, which serves the
+containment (``@>``) their filters use. There is no index over all of ``data``: every
+record would pay for it on insert (a GIN entry per key), while only list filters can use
+it. Indexes are built CONCURRENTLY by a Celery task after the
 publishing transaction commits, so a large table stays writable meanwhile.
 
 SQLite (the embedded default) gets none: it scans, which is fine at its scale.
@@ -17,6 +21,7 @@ import re
 from django.db import connection, transaction
 
 from lowcode.models import Form
+from lowcode.schema import field_type
 
 PREFIX = "lc_f"
 _SAFE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -40,9 +45,16 @@ def wanted_indexes(form: Form) -> dict[str, str]:
         if definition["type"] == "money":
             expression = f"(data #> '{{{key},amount}}')"  # what data__key__amount emits
         name = index_name(form.pk, key)
+        where = f"WHERE form_id = {int(form.pk)} AND deleted_at IS NULL"
+        if field_type(definition).holds_list(definition.get("options", {})):
+            wanted[name] = (
+                f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{name}" ON lowcode_record '
+                f"USING gin ({expression} jsonb_path_ops) {where}"
+            )
+            continue
         wanted[name] = (
             f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{name}" ON lowcode_record '
-            f"({expression}, id) WHERE form_id = {int(form.pk)} AND deleted_at IS NULL"
+            f"({expression}, id) {where}"
         )
     return wanted
 

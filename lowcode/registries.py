@@ -97,6 +97,10 @@ class FieldType:
         """JSON Schema (2020-12) for one value."""
         return {"type": "string"}
 
+    def holds_list(self, options: dict[str, Any]) -> bool:
+        """Values are lists, filtered by containment: an index on it is a GIN index."""
+        return False
+
     def normalize(self, options: dict[str, Any], value: Any, ctx: ValueContext, path: str) -> Any:
         """The value to store, after the JSON Schema passed. Raise FieldError to refuse."""
         return value

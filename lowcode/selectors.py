@@ -13,9 +13,9 @@ from typing import Any
 
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
+from core.dates import parse_day, parse_moment
 from core.errors import ValidationFailed
 from core.models import Membership
 from lowcode import hooks
@@ -97,9 +97,9 @@ def _coerce(definition: dict[str, Any], value: Any) -> Any:
             raise FieldError(_("Enter an amount in minor units (fen, cents)."))
         return value
     if kind == "created_at":  # the record's own timestamps
-        parsed = parse_datetime(value) if isinstance(value, str) else None
+        parsed = parse_moment(value) if isinstance(value, str) else None
         if parsed is None and isinstance(value, str):
-            day = parse_date(value) if len(value) == 10 else None
+            day = parse_day(value) if len(value) == 10 else None
             parsed = datetime.combine(day, datetime.min.time()) if day else None
         if parsed is None:
             raise FieldError(_("Enter a date or a date and time, such as 2026-11-23T09:30:00Z."))

@@ -242,13 +242,37 @@ def _json_value(value: Any) -> Any:
 
 
 def _converter(kind: str) -> Callable[[Any], Any]:
+    """The conversion for a column of ``kind``: the value the driver usually gives for
+    it is tested first (one class check per value), anything else goes the general way."""
     if kind == "boolean":
         return lambda v: None if v is None else bool(v)
     if kind == "integer":
         return lambda v: v if v is None or type(v) is int else _json_value(v)
     if kind == "string":
         return lambda v: v if v is None or type(v) is str else _json_string(v)
+    if kind == "number":
+        return _number
+    if kind == "date":
+        return lambda v: v.isoformat() if type(v) is dt.date else _json_value(v)
+    if kind == "datetime":
+        return _moment
     return _json_value
+
+
+def _number(value: Any) -> Any:
+    if value.__class__ is Decimal:
+        if not value.is_finite():
+            return None
+        return int(value) if value == value.to_integral_value() else float(value)
+    return _json_value(value)
+
+
+def _moment(value: Any) -> Any:
+    if value.__class__ is dt.datetime:
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value.isoformat() + "Z"
+    return _json_value(value)
 
 
 def _json_string(value: Any) -> Any:

@@ -19,6 +19,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -40,37 +41,39 @@ from connectors.registries import (
 TIMEOUT = 30
 
 
-def _decode(value: Any) -> Any:
-    """Tryton's JSON extensions (datetime, date, Decimal, bytes) -> plain JSON values."""
-    if isinstance(value, dict):
-        kind = value.get("__class__")
-        if kind == "datetime":
-            return (
-                dt.datetime(
-                    value["year"],
-                    value["month"],
-                    value["day"],
-                    value["hour"],
-                    value["minute"],
-                    value["second"],
-                    value.get("microsecond", 0),
-                    tzinfo=dt.UTC,
-                )
-                .isoformat()
-                .replace("+00:00", "Z")
+def _decode_object(value: dict[str, Any]) -> Any:
+    """Tryton's JSON extensions (datetime, date, Decimal, bytes) -> plain JSON values.
+
+    The ``object_hook`` of the answer's parsing: called for each JSON object as it is
+    read (its members already decoded), so nothing walks the answer a second time.
+    """
+    kind = value.get("__class__")
+    if kind is None:
+        return value
+    if kind == "datetime":
+        return (
+            dt.datetime(
+                value["year"],
+                value["month"],
+                value["day"],
+                value["hour"],
+                value["minute"],
+                value["second"],
+                value.get("microsecond", 0),
+                tzinfo=dt.UTC,
             )
-        if kind == "date":
-            return dt.date(value["year"], value["month"], value["day"]).isoformat()
-        if kind == "Decimal":
-            number = Decimal(value["decimal"])
-            return int(number) if number == number.to_integral_value() else float(number)
-        if kind == "timedelta":
-            return value.get("seconds")
-        if kind == "bytes":
-            return None
-        return {k: _decode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
+            .isoformat()
+            .replace("+00:00", "Z")
+        )
+    if kind == "date":
+        return dt.date(value["year"], value["month"], value["day"]).isoformat()
+    if kind == "Decimal":
+        number = Decimal(value["decimal"])
+        return int(number) if number == number.to_integral_value() else float(number)
+    if kind == "timedelta":
+        return value.get("seconds")
+    if kind == "bytes":
+        return None
     return value
 
 
@@ -199,8 +202,8 @@ class TrytonClient:
         if response.status_code >= 400:
             raise SourceSystemError(f"Tryton answered HTTP {response.status_code}.")
         try:
-            body = response.json()
-        except ValueError as exc:
+            body = response.json(object_hook=_decode_object)
+        except (ValueError, KeyError, TypeError) as exc:  # not JSON, or a malformed extension
             raise SourceSystemError("Tryton's answer is not JSON.") from exc
         if body.get("error"):
             error = body["error"]
@@ -211,7 +214,9 @@ class TrytonClient:
             if "ConcurrencyException" in str(name) or "DatabaseOperationalError" in str(name):
                 raise TransientError(f"Tryton is busy: {name}")
             raise SourceSystemError(f"Tryton error: {name} {detail}".strip())
-        return _decode(body.get("result"))
+        if not isinstance(body, dict):
+            raise SourceSystemError("Tryton's answer is not a JSON-RPC response.")
+        return body.get("result")
 
     def call(self, model: str, method: str, *args: Any) -> Any:
         try:
@@ -510,25 +515,22 @@ class TrytonConnector(ConnectorType):
             "created": list((state or {}).get("created") or [None, 0]),
             "written": list((state or {}).get("written") or [None, 0]),
         }
-        for phase, column in (("created", "create_date"), ("written", "write_date")):
-            while True:
-                last_ts, last_id = cursors[phase]
-                domain: list[Any] = [(column, "!=", None)]
-                if phase == "created":
-                    domain = [("write_date", "=", None)]
-                if last_ts is not None:
-                    moment = _parse_ts(last_ts).replace(tzinfo=None)
-                    domain.append(
-                        [
-                            "OR",
-                            [(column, ">", moment)],
-                            [(column, "=", moment), ("id", ">", last_id)],
-                        ]
-                    )
-                if any(f.name == "active" for f in stream.fields):
-                    # Archived records are data too.
-                    domain.append(["OR", [("active", "=", True)], [("active", "=", False)]])
-                rows = client.call(
+        archived_too = any(f.name == "active" for f in stream.fields)
+
+        def fetch(phase: str, column: str, cursor: list[Any]) -> list[dict[str, Any]]:
+            last_ts, last_id = cursor
+            domain: list[Any] = [(column, "!=", None)]
+            if phase == "created":
+                domain = [("write_date", "=", None)]
+            if last_ts is not None:
+                moment = _parse_ts(last_ts).replace(tzinfo=None)
+                domain.append(
+                    ["OR", [(column, ">", moment)], [(column, "=", moment), ("id", ">", last_id)]]
+                )
+            if archived_too:  # archived records are data too
+                domain.append(["OR", [("active", "=", True)], [("active", "=", False)]])
+            return list(
+                client.call(
                     model,
                     "search_read",
                     domain,
@@ -537,13 +539,38 @@ class TrytonConnector(ConnectorType):
                     [[column, "ASC"], ["id", "ASC"]],
                     _READ_FIELDS[stream.name],
                 )
+            )
+
+        # One page is always on its way: as soon as a page arrives, the next one (its
+        # keyset start is the page's last row, or the next pass's start) is asked for, so
+        # Tryton works on it while this one is stored. Errors come out where they
+        # happened, after the pages before them.
+        ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tack-tryton-page")
+        passes = [("created", "create_date"), ("written", "write_date")]
+        try:
+            step = 0
+            pending: Future[list[dict[str, Any]]] | None = ahead.submit(
+                fetch, *passes[0], cursors["created"]
+            )
+            while pending is not None:
+                phase, column = passes[step]
+                rows = pending.result()
+                full = len(rows) >= page
+                if full:
+                    following = [rows[-1][column], rows[-1]["id"]]
+                    pending = ahead.submit(fetch, phase, column, following)
+                elif step + 1 < len(passes):
+                    step += 1
+                    pending = ahead.submit(fetch, *passes[step], cursors[passes[step][0]])
+                else:
+                    pending = None
                 for row in rows:
                     yield RecordMessage(_flatten(stream.name, row))
                 if rows:
                     cursors[phase] = [rows[-1][column], rows[-1]["id"]]
                     yield StateMessage({k: list(v) for k, v in cursors.items()})
-                if len(rows) < page:
-                    break
+        finally:
+            ahead.shutdown(wait=False, cancel_futures=True)
 
     def run_action(
         self, config: Mapping[str, Any], action: str, params: Mapping[str, Any]

@@ -96,7 +96,10 @@ class Record(models.Model):
         #   NOT NULL, so they still use them, while records without an author (connector,
         #   import and public-link records; rows never updated or deleted by a person) add
         #   no entry. "Only my records" visibility (created_by = me) uses the same index.
-        # * ``data``: the GIN index (migration 0002) serves the JSON filters.
+        # * ``data``: no index over all of it (migration 0006 dropped the GIN index of
+        #   0002: a GIN entry per key of every inserted record, for the list filters
+        #   alone). Fields marked indexed get their own partial index per form
+        #   (``lowcode.indexes``): B-tree, or GIN for list-valued fields.
         indexes: ClassVar[list[models.Index]] = [
             models.Index(fields=["form", "id"], name="lowcode_rec_form_id"),
             models.Index(

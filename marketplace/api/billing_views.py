@@ -19,7 +19,6 @@ import datetime as dt
 from typing import Any, ClassVar
 
 from django.urls import path
-from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -31,6 +30,7 @@ from rest_framework.response import Response
 from core.access import as_id
 from core.api.base import OrgScopedViewSet
 from core.api.pagination import NewestFirstCursorPagination
+from core.dates import parse_day, parse_moment
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.models import Organization, User
 from marketplace import billing, ledger
@@ -466,7 +466,7 @@ class PartnerRevenueViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
         partner = self._partner(partner_id)
         raw = request.query_params.get("month")
         if raw:
-            month = parse_date(raw) if len(raw) <= 10 else None
+            month = parse_day(raw) if len(raw) <= 10 else None
             if month is None:
                 raise ValidationFailed(
                     _("Expected a date such as 2026-03-01."), fields={"month": [_("Invalid.")]}
@@ -508,7 +508,7 @@ class PartnerRevenueViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
 def _parse_when(raw: Any) -> dt.datetime | None:
     if raw in (None, ""):
         return None
-    when = parse_datetime(str(raw)) if isinstance(raw, str) else None
+    when = parse_moment(raw) if isinstance(raw, str) else None
     if when is None or when.tzinfo is None:
         raise ValidationFailed(
             _("Expected a date and time with a timezone."),

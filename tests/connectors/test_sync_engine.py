@@ -235,3 +235,133 @@ def test_a_cancel_stops_at_the_next_page_and_keeps_what_was_stored(
     assert run.read_count == 80  # the page in hand when the cancel came is not kept
     assert len(_data(destination)) == 80
     assert StreamState.objects.get(destination=destination).state == {"after": 80}
+
+
+def test_a_destination_deleted_between_pages_stops_the_run_and_leaves_no_links(
+    destination, memory, owner, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Links have no database-level foreign keys: the sync itself must notice."""
+    real_flush, calls = sync._flush, {"n": 0}
+    destination_id = destination.pk
+
+    def delete_before_second_page(*args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:  # deleted (with its links) while the page was being read
+            type(destination).objects.filter(pk=destination_id).delete()
+        real_flush(*args, **kwargs)
+
+    monkeypatch.setattr(sync, "_flush", delete_before_second_page)
+    run = _sync(owner, destination, django_capture_on_commit_callbacks)
+    assert run.state == SyncRun.State.CANCELLED
+    assert SyncedRecord.objects.filter(destination_id=destination_id).count() == 0
+    # The records of the first page stay in the form, as a deleted destination promises.
+    assert Record.objects.filter(form=destination.form).count() == 80
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_connection_waits_for_the_page_being_written_and_removes_its_links(
+    destination, owner
+):
+    """Under PostgreSQL's row locks: a page holds its destination until it commits, and a
+    deletion locks it first, so the links the page wrote are deleted too (no orphans)."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    from connectors.actions import do_delete_connection
+    from core.models import Membership
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one write transaction at a time")
+    destination_id = destination.pk
+    stream = connector_registry.get(MemoryConnector.type).stream({}, "items")
+    holding, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def page() -> None:  # one page of a sync, kept open until released
+        try:
+            with transaction.atomic():
+                sync._write_batch(
+                    destination,
+                    stream,
+                    [{"id": 1, "name": "Item 001", "amount": 1.5}],
+                    sync.Counts(),
+                )
+                holding.set()
+                release.wait(timeout=30)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def delete() -> None:
+        try:
+            actor = Membership.objects.select_related("org", "user").get(pk=owner.pk)
+            do_delete_connection(actor, destination.connection)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    writer, deleter = threading.Thread(target=page), threading.Thread(target=delete)
+    writer.start()
+    assert holding.wait(timeout=30)
+    deleter.start()
+    deleter.join(timeout=1.0)
+    waited = deleter.is_alive()  # the deletion waits for the page's commit
+    release.set()
+    writer.join(timeout=30)
+    deleter.join(timeout=30)
+    assert errors == []
+    assert waited
+    assert SyncedRecord.objects.filter(destination_id=destination_id).count() == 0
+    assert Record.objects.filter(form=destination.form).count() == 1  # records stay
+
+
+def test_bulk_interpreter_settings_last_only_while_a_sync_runs(
+    destination, memory, owner, monkeypatch, django_capture_on_commit_callbacks
+):
+    import gc
+    import sys
+
+    usual = (sys.getswitchinterval(), gc.get_threshold())
+    seen: list[tuple[float, tuple[int, ...]]] = []
+    real_flush = sync._flush
+
+    def watching(*args: Any, **kwargs: Any) -> None:
+        seen.append((sys.getswitchinterval(), gc.get_threshold()))
+        real_flush(*args, **kwargs)
+
+    monkeypatch.setattr(sync, "_flush", watching)
+    memory.FAIL_AFTER = 1  # and after a failing read too
+    with pytest.raises(TransientError):
+        _sync(owner, destination, django_capture_on_commit_callbacks)
+    assert seen
+    assert all(value == (sync.SWITCH_INTERVAL_S, sync.GC_THRESHOLD) for value in seen)
+    assert (sys.getswitchinterval(), gc.get_threshold()) == usual
+
+
+def test_links_hashed_the_older_way_count_as_unchanged_and_take_the_new_hash(
+    destination, memory, owner, django_capture_on_commit_callbacks
+):
+    _sync(owner, destination, django_capture_on_commit_callbacks)
+    # As links written before the current hash form: sha256 of the standard library's JSON.
+    for link in SyncedRecord.objects.filter(destination=destination).select_related("record"):
+        SyncedRecord.objects.filter(pk=link.pk).update(
+            data_hash=sync._legacy_hash(link.record.data)
+        )
+    memory.ROWS[5]["name"] = "Renamed 005"
+    run = _sync(owner, destination, django_capture_on_commit_callbacks, full_refresh=True)
+    assert (run.read_count, run.created_count, run.updated_count, run.unchanged_count) == (
+        200,
+        0,
+        1,
+        199,
+    )
+    hashes = list(
+        SyncedRecord.objects.filter(destination=destination).values_list("data_hash", flat=True)
+    )
+    assert len(hashes) == 200 and all(
+        h.startswith(sync.HASH_PREFIX) and len(h) == 64 for h in hashes
+    )
+    assert _data(destination)[5]["ext_name"] == "Renamed 005"

@@ -61,3 +61,30 @@ def test_without_returning_rows_are_stored_and_no_keys_come_back(form):
 
 def test_nothing_to_insert(form):
     assert insert_rows(Record, COLUMNS, []) == []
+
+
+@pytest.mark.parametrize("count", [3, COPY_THRESHOLD + 10])
+def test_timestamps_and_json_text_are_stored_as_given(form, count):
+    """Timestamps go through COPY as text (one shared "now", and distinct ones), in any
+    offset; already serialised JSON (``JsonText``) is stored as the same data."""
+    import datetime as dt
+    import json
+
+    from core.bulk import JsonText
+
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    shared = dt.datetime(2026, 11, 24, 9, 30, 15, 123456, tzinfo=shanghai)
+    rows = [
+        (
+            *row[:4],
+            JsonText(json.dumps(row[4], sort_keys=True)) if i % 2 else row[4],
+            row[5],
+            shared if i % 3 else shared + dt.timedelta(days=i),
+        )
+        for i, row in enumerate(_rows(form, count))
+    ]
+    ids = insert_rows(Record, (*COLUMNS, "created_at"), rows)
+    stored = {r.pk: r for r in Record.objects.filter(form=form)}
+    for i, pk in enumerate(ids):
+        assert stored[pk].data == {"name": f'Tab\there \\ "quoted" {i}', "n": [i, None]}
+        assert stored[pk].created_at == (shared if i % 3 else shared + dt.timedelta(days=i))

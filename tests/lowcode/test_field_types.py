@@ -68,6 +68,9 @@ def test_every_issue_type_is_registered():
         ({"type": "number", "options": {"decimals": 1}}, 4.26, 4.3, "hot"),
         ({"type": "number", "options": {"min": 0, "max": 10}}, 10, 10, 11),
         ({"type": "number"}, 3.0, 3, True),
+        ({"type": "number"}, 10**15, 10**15, 10**15 + 1),  # whole numbers kept as given
+        ({"type": "number"}, -42, -42, -(10**15) - 1),
+        ({"type": "number", "options": {"decimals": 2}}, 7, 7, "7 kg"),
         (
             {"type": "money"},
             {"amount": 1250},
@@ -86,6 +89,25 @@ def test_every_issue_type_is_registered():
             "2026-11-23T09:30:00+08:00",
             "2026-11-23T01:30:00Z",
             "yesterday",
+        ),
+        # Already in the stored form (what connectors send): kept, yet still range-checked.
+        (
+            {"type": "datetime"},
+            "2026-11-23T01:30:00Z",
+            "2026-11-23T01:30:00Z",
+            "2026-13-23T01:30:00Z",
+        ),
+        (
+            {"type": "datetime"},
+            "2026-02-28T23:59:59Z",
+            "2026-02-28T23:59:59Z",
+            "2026-02-30T10:00:00Z",
+        ),
+        (
+            {"type": "datetime"},
+            "2026-11-23T01:30:00.5Z",
+            "2026-11-23T01:30:00Z",
+            "2026-11-23T25:00:00Z",
         ),
         ({"type": "single_select", "options": CHOICES}, "pass", "pass", "maybe"),
         ({"type": "multi_select", "options": CHOICES}, ["pass", "fail"], ["pass", "fail"], ["x"]),

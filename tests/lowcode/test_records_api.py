@@ -16,6 +16,8 @@ FIELDS = [
     {"key": "tags", "type": "multi_select", "label": "Tags", "options": CHOICES},
     {"key": "cost", "type": "money", "label": "Cost"},
     {"key": "ok", "type": "checkbox", "label": "OK"},
+    {"key": "seen", "type": "datetime", "label": "Seen"},
+    {"key": "at", "type": "created_at", "label": "Created"},
 ]
 
 
@@ -176,6 +178,20 @@ def test_filters(form, org, owner, api, condition, batches):
         (json.dumps([{"field": "temp", "op": "range", "value": [1]}]), "filter[0].value"),
         (
             json.dumps([{"field": "tags", "op": "contains", "value": ["bad choice!"]}]),
+            "filter[0].value",
+        ),
+        # Shaped like dates but impossible: a 400, not an exception from the date parser.
+        (
+            json.dumps([{"field": "seen", "op": "gte", "value": "2026-13-01T00:00:00Z"}]),
+            "filter[0].value",
+        ),
+        (
+            json.dumps([{"field": "seen", "op": "lte", "value": "2026-02-30T10:00:00+08:00"}]),
+            "filter[0].value",
+        ),
+        (json.dumps([{"field": "at", "op": "gte", "value": "2026-02-30"}]), "filter[0].value"),
+        (
+            json.dumps([{"field": "at", "op": "lte", "value": "2026-11-23T24:30:00Z"}]),
             "filter[0].value",
         ),
     ],

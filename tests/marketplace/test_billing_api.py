@@ -184,6 +184,9 @@ def test_partner_revenue_is_for_owners_finance_and_operators(api, make_user, sta
     entries = api(finance).get(f"{base}/ledger/").json()["results"]
     assert [e["amount"] for e in entries] == [-7650, -7650]
     assert entries[0]["rate"] == "0.150000"
+    for month in ("2026-13-01", "2026-02-30", "April"):
+        bad = api(finance).get(f"{base}/statements/?month={month}")
+        assert bad.status_code == 400 and bad.json()["error"]["fields"] == {"month": ["Invalid."]}
     statements = api(finance).get(f"{base}/statements/?month=2026-04-01").json()
     assert statements == [] or statements[0]["currency"] == "CNY"
     # Payouts: operators only, at least the minimum, at most the balance, idempotent.
@@ -206,6 +209,10 @@ def test_operator_sets_rates_and_quotes(api, staff, owner, org):
     assert api(owner).post(url, {"rate": "0.1"}, format="json").status_code == 403
     bad = api(staff).post(url, {"rate": "1.5", "partner": partner.pk}, format="json")
     assert bad.status_code == 400
+    for when in ("2026-13-01T00:00:00Z", "2026-02-30T00:00:00+08:00", "2026-03-01T00:00:00"):
+        body = {"rate": "0.1", "partner": partner.pk, "effective_from": when}
+        bad = api(staff).post(url, body, format="json")
+        assert bad.status_code == 400 and "effective_from" in bad.json()["error"]["fields"]
     ok = api(staff).post(url, {"rate": "0.1", "partner": partner.pk}, format="json")
     assert ok.status_code == 201 and ok.json()["rate"] == "0.100000"
     quote = api(staff).post(

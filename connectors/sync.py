@@ -739,7 +739,9 @@ def _finish(run: SyncRun, state: str, error: ConnectorError | None = None) -> Sy
         values.update(error_kind=error.kind, error_message=error.message[:1000])
     elif state == SyncRun.State.SUCCEEDED:
         values.update(error_kind="", error_message="")
-    SyncRun.objects.filter(pk=run.pk).update(**values)
+    if not SyncRun.objects.filter(pk=run.pk).update(**values):
+        run.state = state  # deleted with its connection while it ran: nothing to record
+        return run
     connection = run.connection
     Connection.objects.filter(pk=connection.pk).update(next_sync_at=next_sync_time(connection))
     run.refresh_from_db()

@@ -44,7 +44,8 @@ def _value(field: models.Field[Any, Any], obj: models.Model) -> Any:
 def _iso(moment: datetime) -> str:
     """A timestamp as PostgreSQL reads it (an aware one with its offset)."""
     if moment.tzinfo is None and settings.USE_TZ:
-        moment = timezone.make_aware(moment)  # as Django's DateTimeField would store it
+        # As Django's DateTimeField stores a naive value: in the default time zone.
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
     return moment.isoformat()
 
 

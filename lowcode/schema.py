@@ -377,38 +377,21 @@ def normalize_object(
             continue  # top level: reported above as unknown fields
         errors[_path(error, prefix.rstrip(".")) if prefix else _path(error)].append(_message(error))
     cleaned: dict[str, Any] = {}
-    if not errors:  # the usual case, kept short: values pass or their type refuses them
-        for key, value in given.items():
-            slot = plan[key]
-            if slot.normalize is None:
-                cleaned[key] = value  # already known not empty
-                continue
-            path = f"{prefix}{key}"
-            try:
-                stored = slot.normalize(slot.options, value, ctx, path)
-            except FieldError as exc:
-                errors[f"{path}{exc.path}"].append(exc.message)
-                continue
-            kind = stored.__class__
-            if kind not in _PLAIN and (not stored if kind is str else _is_empty(stored)):
-                if slot.required:
-                    errors[path].append(_("This field is required."))
-                continue
-            cleaned[key] = stored
-        return cleaned, dict(errors)
     for key, value in given.items():
-        path = f"{prefix}{key}"
-        if errors and any(p == path or p.startswith((f"{path}[", f"{path}.")) for p in errors):
-            continue
+        if errors:  # a value the schema refused is not normalised as well
+            path = f"{prefix}{key}"
+            if any(p == path or p.startswith((f"{path}[", f"{path}.")) for p in errors):
+                continue
         slot = plan[key]
         if slot.normalize is None:
-            stored = value
-        else:
-            try:
-                stored = slot.normalize(slot.options, value, ctx, path)
-            except FieldError as exc:
-                errors[f"{path}{exc.path}"].append(exc.message)
-                continue
+            cleaned[key] = value  # given values are never empty (see above)
+            continue
+        path = f"{prefix}{key}"
+        try:
+            stored = slot.normalize(slot.options, value, ctx, path)
+        except FieldError as exc:
+            errors[f"{path}{exc.path}"].append(exc.message)
+            continue
         kind = stored.__class__
         if kind not in _PLAIN and (not stored if kind is str else _is_empty(stored)):
             if slot.required:

@@ -203,8 +203,11 @@ class TrytonClient:
             raise SourceSystemError(f"Tryton answered HTTP {response.status_code}.")
         try:
             body = response.json(object_hook=_decode_object)
-        except (ValueError, KeyError, TypeError) as exc:  # not JSON, or a malformed extension
+        except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
+            # Not JSON, or an extension value (datetime, Decimal…) that is malformed.
             raise SourceSystemError("Tryton's answer is not JSON.") from exc
+        if not isinstance(body, dict):  # e.g. a proxy's error page as a JSON string
+            raise SourceSystemError("Tryton's answer is not a JSON-RPC response.")
         if body.get("error"):
             error = body["error"]
             name = error[0] if isinstance(error, list) and error else str(error)
@@ -214,8 +217,6 @@ class TrytonClient:
             if "ConcurrencyException" in str(name) or "DatabaseOperationalError" in str(name):
                 raise TransientError(f"Tryton is busy: {name}")
             raise SourceSystemError(f"Tryton error: {name} {detail}".strip())
-        if not isinstance(body, dict):
-            raise SourceSystemError("Tryton's answer is not a JSON-RPC response.")
         return body.get("result")
 
     def call(self, model: str, method: str, *args: Any) -> Any:
@@ -544,7 +545,8 @@ class TrytonConnector(ConnectorType):
         # One page is always on its way: as soon as a page arrives, the next one (its
         # keyset start is the page's last row, or the next pass's start) is asked for, so
         # Tryton works on it while this one is stored. Errors come out where they
-        # happened, after the pages before them.
+        # happened, after the pages before them. A page request under way when reading
+        # stops is not waited for here; it ends by itself within ``TIMEOUT``.
         ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tack-tryton-page")
         passes = [("created", "create_date"), ("written", "write_date")]
         try:

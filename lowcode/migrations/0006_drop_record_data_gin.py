@@ -19,12 +19,9 @@ def _list_valued(definition):
     )
 
 
-def drop_gin(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {GIN_INDEX}")
-    # Indexed list-valued fields had a B-tree index, of no use to containment: rebuild
-    # them as GIN (the definitions ``lowcode.indexes.wanted_indexes`` gives from now on).
+def _rebuild_list_field_indexes(apps, schema_editor, method):
+    """Indexed list-valued fields: their per-form index as ``gin`` (from now on, as
+    ``lowcode.indexes.wanted_indexes`` gives it) or as the B-tree they had before."""
     Form = apps.get_model("lowcode", "Form")
     for form in Form.objects.exclude(published_version=None).select_related("published_version"):
         for definition in form.published_version.fields:
@@ -34,12 +31,24 @@ def drop_gin(apps, schema_editor):
             if not key.replace("_", "").isalnum() or not key.islower():
                 continue  # never indexed (lowcode.indexes only indexes safe keys)
             name = f"lc_f{int(form.pk)}_{key}"[:63]
+            where = f"WHERE form_id = {int(form.pk)} AND deleted_at IS NULL"
+            columns = (
+                f"USING gin ((data -> '{key}') jsonb_path_ops)"
+                if method == "gin"
+                else f"((data -> '{key}'), id)"
+            )
             schema_editor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"')
             schema_editor.execute(
                 f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{name}" ON lowcode_record '
-                f"USING gin ((data -> '{key}') jsonb_path_ops) "
-                f"WHERE form_id = {int(form.pk)} AND deleted_at IS NULL"
+                f"{columns} {where}"
             )
+
+
+def drop_gin(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {GIN_INDEX}")
+    _rebuild_list_field_indexes(apps, schema_editor, "gin")
 
 
 def restore_gin(apps, schema_editor):
@@ -49,6 +58,7 @@ def restore_gin(apps, schema_editor):
         f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {GIN_INDEX} "
         "ON lowcode_record USING gin (data jsonb_path_ops)"
     )
+    _rebuild_list_field_indexes(apps, schema_editor, "btree")
 
 
 class Migration(migrations.Migration):

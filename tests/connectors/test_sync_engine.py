@@ -365,3 +365,24 @@ def test_links_hashed_the_older_way_count_as_unchanged_and_take_the_new_hash(
         h.startswith(sync.HASH_PREFIX) and len(h) == 64 for h in hashes
     )
     assert _data(destination)[5]["ext_name"] == "Renamed 005"
+
+
+def test_a_connection_deleted_during_a_sync_ends_it_quietly(
+    destination, memory, owner, monkeypatch, django_capture_on_commit_callbacks
+):
+    from connectors.models import Connection
+
+    real_flush, calls = sync._flush, {"n": 0}
+    connection_id = destination.connection_id
+
+    def delete_before_second_page(*args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:  # the connection, its runs, destinations and links go
+            Connection.objects.filter(pk=connection_id).delete()
+        real_flush(*args, **kwargs)
+
+    monkeypatch.setattr(sync, "_flush", delete_before_second_page)
+    run = _sync(owner, destination, django_capture_on_commit_callbacks)
+    assert run.state == SyncRun.State.CANCELLED
+    assert not SyncRun.objects.filter(pk=run.pk).exists()
+    assert SyncedRecord.objects.filter(destination_id=destination.pk).count() == 0

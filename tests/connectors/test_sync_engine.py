@@ -127,6 +127,19 @@ def _data(destination) -> dict[int, dict[str, Any]]:
     }
 
 
+def _before_second_page(monkeypatch, action) -> None:
+    """Run ``action`` after the first page is stored, while the second is being read."""
+    real_flush, calls = sync._flush, {"n": 0}
+
+    def flush(*args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            action()
+        real_flush(*args, **kwargs)
+
+    monkeypatch.setattr(sync, "_flush", flush)
+
+
 def test_a_full_sync_stores_every_record_once_with_links_and_checkpoint(
     destination, owner, django_capture_on_commit_callbacks
 ):
@@ -221,15 +234,8 @@ def test_a_source_error_keeps_the_pages_before_it_and_resumes_there(
 def test_a_cancel_stops_at_the_next_page_and_keeps_what_was_stored(
     destination, memory, owner, monkeypatch, django_capture_on_commit_callbacks
 ):
-    real_flush, calls = sync._flush, {"n": 0}
-
-    def cancel_before_second_page(*args: Any, **kwargs: Any) -> None:
-        calls["n"] += 1
-        if calls["n"] == 2:  # someone pressed "cancel" while the page was being read
-            SyncRun.objects.update(cancel_requested=True)
-        real_flush(*args, **kwargs)
-
-    monkeypatch.setattr(sync, "_flush", cancel_before_second_page)
+    # Someone pressed "cancel" while the page was being read.
+    _before_second_page(monkeypatch, lambda: SyncRun.objects.update(cancel_requested=True))
     run = _sync(owner, destination, django_capture_on_commit_callbacks)
     assert run.state == SyncRun.State.CANCELLED
     assert run.read_count == 80  # the page in hand when the cancel came is not kept
@@ -241,16 +247,11 @@ def test_a_destination_deleted_between_pages_stops_the_run_and_leaves_no_links(
     destination, memory, owner, monkeypatch, django_capture_on_commit_callbacks
 ):
     """Links have no database-level foreign keys: the sync itself must notice."""
-    real_flush, calls = sync._flush, {"n": 0}
     destination_id = destination.pk
-
-    def delete_before_second_page(*args: Any, **kwargs: Any) -> None:
-        calls["n"] += 1
-        if calls["n"] == 2:  # deleted (with its links) while the page was being read
-            type(destination).objects.filter(pk=destination_id).delete()
-        real_flush(*args, **kwargs)
-
-    monkeypatch.setattr(sync, "_flush", delete_before_second_page)
+    # Deleted (with its links) while the page was being read.
+    _before_second_page(
+        monkeypatch, lambda: type(destination).objects.filter(pk=destination_id).delete()
+    )
     run = _sync(owner, destination, django_capture_on_commit_callbacks)
     assert run.state == SyncRun.State.CANCELLED
     assert SyncedRecord.objects.filter(destination_id=destination_id).count() == 0
@@ -372,16 +373,9 @@ def test_a_connection_deleted_during_a_sync_ends_it_quietly(
 ):
     from connectors.models import Connection
 
-    real_flush, calls = sync._flush, {"n": 0}
     connection_id = destination.connection_id
-
-    def delete_before_second_page(*args: Any, **kwargs: Any) -> None:
-        calls["n"] += 1
-        if calls["n"] == 2:  # the connection, its runs, destinations and links go
-            Connection.objects.filter(pk=connection_id).delete()
-        real_flush(*args, **kwargs)
-
-    monkeypatch.setattr(sync, "_flush", delete_before_second_page)
+    # The connection, its runs, destinations and links go.
+    _before_second_page(monkeypatch, lambda: Connection.objects.filter(pk=connection_id).delete())
     run = _sync(owner, destination, django_capture_on_commit_callbacks)
     assert run.state == SyncRun.State.CANCELLED
     assert not SyncRun.objects.filter(pk=run.pk).exists()

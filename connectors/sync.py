@@ -505,7 +505,8 @@ _bulk_lock = threading.Lock()
 _bulk_state: dict[str, Any] = {"runs": 0, "switch": 0.005, "gc": (700, 10, 10)}
 
 
-def _bulk_mode(start: bool) -> None:
+@contextlib.contextmanager
+def _bulk_mode() -> Iterator[None]:
     """Interpreter settings for the length of a sync (process-wide; the usual ones are
     back once the last sync in the process ends).
 
@@ -518,14 +519,16 @@ def _bulk_mode(start: bool) -> None:
     Measured together: about a third more rows per second (docs/BENCHMARKS.md).
     """
     with _bulk_lock:
-        if start:
-            if _bulk_state["runs"] == 0:
-                _bulk_state["switch"] = sys.getswitchinterval()
-                _bulk_state["gc"] = gc.get_threshold()
-                sys.setswitchinterval(min(_bulk_state["switch"], SWITCH_INTERVAL_S))
-                gc.set_threshold(*GC_THRESHOLD)
-            _bulk_state["runs"] += 1
-        else:
+        if _bulk_state["runs"] == 0:
+            _bulk_state["switch"] = sys.getswitchinterval()
+            _bulk_state["gc"] = gc.get_threshold()
+            sys.setswitchinterval(min(_bulk_state["switch"], SWITCH_INTERVAL_S))
+            gc.set_threshold(*GC_THRESHOLD)
+        _bulk_state["runs"] += 1
+    try:
+        yield
+    finally:
+        with _bulk_lock:
             _bulk_state["runs"] -= 1
             if _bulk_state["runs"] == 0:
                 sys.setswitchinterval(_bulk_state["switch"])
@@ -633,11 +636,8 @@ class _ReadAhead:
 
 
 def _sync_destination(run: SyncRun, destination: Destination, config: dict[str, Any]) -> None:
-    _bulk_mode(True)
-    try:
+    with _bulk_mode():
         _sync_stream(run, destination, config)
-    finally:
-        _bulk_mode(False)
 
 
 def _sync_stream(run: SyncRun, destination: Destination, config: dict[str, Any]) -> None:

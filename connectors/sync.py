@@ -685,8 +685,10 @@ def _sync_stream(run: SyncRun, destination: Destination, config: dict[str, Any])
     finally:
         if reader is not None:
             reader.close()
-    flush(None)
-    progress = dict(SyncRun.objects.values_list("progress", flat=True).get(pk=run.pk))
+    if batch:  # records after the last checkpoint (a source that checkpoints rarely)
+        flush(None)
+    # Only this run writes its progress (each page's ``_flush`` keeps ``run.progress``).
+    progress = dict(run.progress)
     progress[stream.name] = {**progress.get(stream.name, {"read": 0}), "done": True}
     SyncRun.objects.filter(pk=run.pk).update(progress=progress)
     run.progress = progress

@@ -5,9 +5,10 @@ incremental on ``write_date`` (falling back to ``create_date`` for records never
 changed). Actions: create a party, create a sale order, move an opportunity to another
 state.
 
-Incremental reads follow Tryton's own timestamps (see ``TrytonConnector.read``); the
-state is ``{"created": [create_date, id], "written": [write_date, id]}`` and a checkpoint
-follows every page, so a run killed half way resumes after the last page it stored.
+Incremental reads follow the ids of records never changed and Tryton's own
+``write_date`` of the others (see ``TrytonConnector.read``); the state is
+``{"created_id": id, "written": [write_date, id]}`` and a checkpoint follows every page,
+so a run killed half way resumes after the last page it stored.
 """
 
 from __future__ import annotations
@@ -106,7 +107,12 @@ def _encode(value: Any) -> Any:
 #: can cost more than reading a page. Reused only while Tryton would still accept it (its
 #: ``session.timeout`` is 600 s of inactivity by default); refused ones are dropped.
 SESSION_IDLE_SECONDS = 240
-_sessions: dict[str, tuple[float, str, dict[str, Any]]] = {}
+#: The user's preferences (company, language…: the context of every call) remembered with
+#: the session are read again once they are this old. Reading them costs about a page's
+#: round trip, which a sync or a scenario step would otherwise pay before its first call.
+PREFERENCES_MAX_AGE_SECONDS = 60
+#: key -> (last used, Authorization header, preferences, when they were read)
+_sessions: dict[str, tuple[float, str, dict[str, Any], float]] = {}
 _sessions_lock = threading.Lock()
 
 
@@ -135,16 +141,25 @@ class TrytonClient:
         ).hexdigest()
         self.context: dict[str, Any] = {}
         self.reused = False
+        self._preferences_at = 0.0
         if not fresh:
             with _sessions_lock:
                 cached = _sessions.get(self._key)
-            if cached is not None and time.monotonic() - cached[0] < SESSION_IDLE_SECONDS:
+            now = time.monotonic()
+            if cached is not None and now - cached[0] < SESSION_IDLE_SECONDS:
                 self.http.headers["Authorization"] = cached[1]
                 self.reused = True
+                if now - cached[3] < PREFERENCES_MAX_AGE_SECONDS:
+                    # Recent enough. If Tryton has dropped the session meanwhile, the first
+                    # call is refused and ``call`` logs in again.
+                    self.context, self._preferences_at = dict(cached[2]), cached[3]
+                    return
                 try:
-                    # The user's preferences (company, language…) may have changed since:
-                    # reading them is cheap, it is the login's password hash that is not.
+                    # They may have changed since: read them again (cheap; it is the
+                    # login's password hash that is not).
                     self.context = self._post("model.res.user.get_preferences", [True, {}])
+                    self._preferences_at = time.monotonic()
+                    self._remember()
                     return
                 except _SessionRefused:
                     with _sessions_lock:
@@ -164,6 +179,7 @@ class TrytonClient:
         token = base64.b64encode(f"{config.get('username')}:{user_id}:{session}".encode())
         self.http.headers["Authorization"] = f"Session {token.decode()}"
         self.context = self._post("model.res.user.get_preferences", [True, {}])
+        self._preferences_at = time.monotonic()
         self.reused = False
         self._remember()
 
@@ -173,6 +189,7 @@ class TrytonClient:
                 time.monotonic(),
                 self.http.headers["Authorization"],
                 dict(self.context),
+                self._preferences_at,
             )
 
     def _post(self, method: str, params: list[Any]) -> Any:
@@ -369,6 +386,33 @@ def _parse_ts(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def _read_state(
+    state: Mapping[str, Any] | None,
+) -> tuple[int, tuple[str, int] | None, list[Any]]:
+    """A stored checkpoint: (last id of the never-changed pass, a checkpoint of that pass
+    in its older ``[create_date, id]`` order or None, ``[write_date, id]`` of the other).
+
+    Checkpoints from before the id order (``{"created": [create_date, id], ...}``) are
+    honoured: the pass reads what they had left (by id) and then drops them.
+    """
+    state = state or {}
+    try:
+        created_id = int(state.get("created_id") or 0)
+        legacy = None
+        old = state.get("created")
+        if old and old[0] is not None:
+            legacy = (str(old[0]), int(old[1]))
+            _parse_ts(legacy[0])
+        last = state.get("written") or [None, 0]
+        moment = None if last[0] is None else str(last[0])
+        if moment is not None:
+            _parse_ts(moment)
+        written: list[Any] = [moment, int(last[1])]
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
+        raise ConfigError("The stored checkpoint is not valid; run a full refresh.") from exc
+    return created_id, legacy, written
+
+
 class TrytonConnector(ConnectorType):
     type = "tryton"
     label = "Tryton ERP/CRM"
@@ -500,47 +544,51 @@ class TrytonConnector(ConnectorType):
         *,
         batch_size: int = 500,
     ) -> Iterator[RecordMessage | StateMessage]:
-        """Two cursor-ordered passes, each resumable: records never changed since they were
-        created, by ``(create_date, id)``; then changed records, by ``(write_date, id)``.
+        """Two resumable passes: records never changed since they were created, by ``id``;
+        then changed records, by ``(write_date, id)``.
 
-        Cursor values come from Tryton's own timestamps, so clocks need not agree. A record
-        changed while a run is under way gets a newer ``write_date`` than anything read so
-        far and is read later in the same pass or by the next run: nothing is skipped.
+        The first pass follows the primary key, which Tryton numbers in creation order: a
+        page is an index range, as cheap as a plain ``search_read`` by id (ordering it by
+        ``create_date``, which Tryton does not index, sorted the whole table for every
+        page). The second pass follows Tryton's own ``write_date``, so clocks need not
+        agree: a record changed while a run is under way gets a newer ``write_date`` than
+        anything read so far and is read later in the same pass or by the next run.
         """
         if stream.name not in _STREAMS:
             raise ConfigError(f"Tryton has no stream {stream.name!r}")
         model = _STREAMS[stream.name][0]
         page = int(config.get("page_size") or batch_size)
+        created_id, legacy, written = _read_state(state)
         client = TrytonClient(config)
-        cursors = {
-            "created": list((state or {}).get("created") or [None, 0]),
-            "written": list((state or {}).get("written") or [None, 0]),
-        }
         archived_too = any(f.name == "active" for f in stream.fields)
+        fields = _READ_FIELDS[stream.name]
 
-        def fetch(phase: str, column: str, cursor: list[Any]) -> list[dict[str, Any]]:
-            last_ts, last_id = cursor
-            domain: list[Any] = [(column, "!=", None)]
-            if phase == "created":
-                domain = [("write_date", "=", None)]
-            if last_ts is not None:
-                moment = _parse_ts(last_ts).replace(tzinfo=None)
-                domain.append(
-                    ["OR", [(column, ">", moment)], [(column, "=", moment), ("id", ">", last_id)]]
-                )
+        def search(domain: list[Any], order: list[list[str]]) -> list[dict[str, Any]]:
             if archived_too:  # archived records are data too
                 domain.append(["OR", [("active", "=", True)], [("active", "=", False)]])
-            return list(
-                client.call(
-                    model,
-                    "search_read",
-                    domain,
-                    0,
-                    page,
-                    [[column, "ASC"], ["id", "ASC"]],
-                    _READ_FIELDS[stream.name],
-                )
-            )
+            return list(client.call(model, "search_read", domain, 0, page, order, fields))
+
+        def after(column: str, moment: str, last_id: int) -> list[Any]:
+            at = _parse_ts(moment).replace(tzinfo=None)
+            return ["OR", [(column, ">", at)], [(column, "=", at), ("id", ">", last_id)]]
+
+        def fetch_created(after_id: int) -> list[dict[str, Any]]:
+            domain: list[Any] = [("write_date", "=", None), ("id", ">", after_id)]
+            if legacy is not None:  # a checkpoint of the create_date order: what it left
+                domain.append(after("create_date", *legacy))
+            return search(domain, [["id", "ASC"]])
+
+        def fetch_written(cursor: list[Any]) -> list[dict[str, Any]]:
+            domain: list[Any] = [("write_date", "!=", None)]
+            if cursor[0] is not None:
+                domain.append(after("write_date", cursor[0], cursor[1]))
+            return search(domain, [["write_date", "ASC"], ["id", "ASC"]])
+
+        def checkpoint() -> StateMessage:
+            stored: dict[str, Any] = {"created_id": created_id, "written": list(written)}
+            if legacy is not None:
+                stored["created"] = list(legacy)
+            return StateMessage(stored)
 
         # One page is always on its way: as soon as a page arrives, the next one (its
         # keyset start is the page's last row, or the next pass's start) is asked for, so
@@ -548,29 +596,37 @@ class TrytonConnector(ConnectorType):
         # happened, after the pages before them. A page request under way when reading
         # stops is not waited for here; it ends by itself within ``TIMEOUT``.
         ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tack-tryton-page")
-        passes = [("created", "create_date"), ("written", "write_date")]
         try:
-            step = 0
-            pending: Future[list[dict[str, Any]]] | None = ahead.submit(
-                fetch, *passes[0], cursors["created"]
-            )
+            creating = True
+            pending: Future[list[dict[str, Any]]] | None = ahead.submit(fetch_created, created_id)
             while pending is not None:
-                phase, column = passes[step]
                 rows = pending.result()
                 full = len(rows) >= page
-                if full:
-                    following = [rows[-1][column], rows[-1]["id"]]
-                    pending = ahead.submit(fetch, phase, column, following)
-                elif step + 1 < len(passes):
-                    step += 1
-                    pending = ahead.submit(fetch, *passes[step], cursors[passes[step][0]])
+                if creating and full:
+                    pending = ahead.submit(fetch_created, rows[-1]["id"])
+                elif creating:
+                    pending = ahead.submit(fetch_written, list(written))
+                elif full:
+                    pending = ahead.submit(fetch_written, [rows[-1]["write_date"], rows[-1]["id"]])
                 else:
                     pending = None
                 for row in rows:
                     yield RecordMessage(_flatten(stream.name, row))
-                if rows:
-                    cursors[phase] = [rows[-1][column], rows[-1]["id"]]
-                    yield StateMessage({k: list(v) for k, v in cursors.items()})
+                moved = bool(rows)
+                if not creating:
+                    if rows:
+                        written = [rows[-1]["write_date"], rows[-1]["id"]]
+                else:
+                    if rows:
+                        created_id = max(created_id, int(rows[-1]["id"]))
+                    if not full:
+                        creating = False
+                        if legacy is not None:
+                            # All the old order had left has been read: from here on the
+                            # id alone is the checkpoint.
+                            created_id, legacy, moved = max(created_id, legacy[1]), None, True
+                if moved:
+                    yield checkpoint()
         finally:
             ahead.shutdown(wait=False, cancel_futures=True)
 

@@ -254,6 +254,8 @@ def test_due_connections_are_queued_by_the_scheduler(
 
 
 def test_sessions_are_reused_and_an_expired_one_logs_in_again(tryton):
+    from time import monotonic as now
+
     from connectors.builtin import tryton as module
 
     first = module.TrytonClient(tryton.config)
@@ -261,19 +263,109 @@ def test_sessions_are_reused_and_an_expired_one_logs_in_again(tryton):
     assert second.reused  # no second login (Tryton hashes the password on each one)
     assert second.http.headers["Authorization"] == first.http.headers["Authorization"]
     assert second.call("party.party", "search_count", []) >= 0
-    # A reused session reads the user's current preferences, not the ones remembered.
-    module._sessions[second._key] = (*module._sessions[second._key][:2], {"company": -1})
-    assert module.TrytonClient(tryton.config).context.get("company") != -1
-    # A session Tryton no longer knows (expired, server restarted): one new login.
+    # Remembered preferences are used while recent, and read again once older than that.
+    module._sessions[second._key] = (*module._sessions[second._key][:2], {"company": -1}, now())
+    assert module.TrytonClient(tryton.config).context == {"company": -1}
+    aged = now() - module.PREFERENCES_MAX_AGE_SECONDS - 1
+    module._sessions[second._key] = (*module._sessions[second._key][:2], {"company": -1}, aged)
+    current = module.TrytonClient(tryton.config)
+    assert current.reused and current.context.get("company") != -1
+    assert module._sessions[second._key][2] == current.context  # remembered again
+    assert module._sessions[second._key][3] > aged
+    # A session Tryton no longer knows (expired, server restarted): one new login, when
+    # its preferences are read or, while they are recent, at the first call.
     key = second._key
-    stamp, _token, context = module._sessions[key]
-    module._sessions[key] = (stamp, "Session " + "A" * 40, context)
-    stale = module.TrytonClient(tryton.config)
-    assert not stale.reused  # refused when its preferences were read: logged in again
-    assert stale.call("party.party", "search_count", []) >= 0
-    assert module._sessions[key][1] == stale.http.headers["Authorization"] != "Session " + "A" * 40
+    for read_at in (aged, now()):
+        stamp, _token, context, _at = module._sessions[key]
+        module._sessions[key] = (stamp, "Session " + "A" * 40, context, read_at)
+        stale = module.TrytonClient(tryton.config)
+        assert stale.call("party.party", "search_count", []) >= 0
+        assert not stale.reused  # logged in again
+        token = stale.http.headers["Authorization"]
+        assert module._sessions[key][1] == token != "Session " + "A" * 40
     # ``check`` always logs in: it tests the credentials, not a remembered session.
     assert not module.TrytonClient(tryton.config, fresh=True).reused
     wrong = {**tryton.config, "password": "not-the-password"}
     with pytest.raises(ConfigError):
         module.TrytonClient(wrong)
+
+
+def _read(tryton, state, page_size=4):
+    """Everything one read yields: (ids in order, the states it checkpointed)."""
+    from connectors.registries import RecordMessage
+
+    connector = connector_registry.get("tryton")
+    config = {**tryton.config, "page_size": page_size}
+    ids, states = [], []
+    for message in connector.read(config, connector.stream(config, "parties"), state):
+        if isinstance(message, RecordMessage):
+            ids.append(message.data["id"])
+        else:
+            states.append(message.state)
+    return ids, states
+
+
+def test_never_changed_records_are_read_by_id_and_resume_after_the_last_one(tryton):
+    client = tryton.client()
+    client.call("party.party", "create", [{"name": f"Party {i:02d}"} for i in range(11)])
+    everyone = sorted(client.call("party.party", "search", []))
+    ids, states = _read(tryton, None)
+    assert ids == everyone  # by id, each once
+    assert states[-1] == {"created_id": everyone[-1], "written": [None, 0]}
+    # Page boundaries: a pass that ends on a full page asks once more and stops.
+    exact = [p for p in range(1, 40) if len(everyone) % p == 0 and p >= 2][-1]
+    assert _read(tryton, None, page_size=exact)[0] == everyone
+    # Resumed from a checkpoint in the middle: only what follows it.
+    middle = next(s for s in states if s["created_id"] >= everyone[5])
+    again, _ = _read(tryton, middle)
+    assert again == [i for i in everyone if i > middle["created_id"]]
+    # The next run: nothing, then only a newcomer and a changed record.
+    assert _read(tryton, states[-1]) == ([], [])
+    (newcomer,) = client.call("party.party", "create", [{"name": "Newcomer"}])
+    client.call("party.party", "write", [everyone[0]], {"name": "Renamed"})
+    ids, states = _read(tryton, states[-1])
+    assert ids == [newcomer, everyone[0]]
+    assert states[-1]["created_id"] == newcomer and states[-1]["written"][1] == everyone[0]
+
+
+def test_a_checkpoint_of_the_older_create_date_order_is_honoured_then_dropped(tryton):
+    from connectors.builtin.tryton import _decode_object
+
+    client = tryton.client()
+    client.call("party.party", "create", [{"name": f"Early {i:02d}"} for i in range(5)])
+    client.call("party.party", "create", [{"name": f"Late {i:02d}"} for i in range(7)])
+    rows = client.call(
+        "party.party",
+        "search_read",
+        [("write_date", "=", None)],
+        0,
+        None,
+        [["create_date", "ASC"], ["id", "ASC"]],
+        ["create_date"],
+    )
+    # What the older order stored after its sixth record: [create_date, id].
+    sixth = rows[5]
+    create_date = sixth["create_date"]
+    if isinstance(create_date, dict):
+        create_date = _decode_object(create_date)
+    legacy = {"created": [create_date, sixth["id"]], "written": [None, 0]}
+    ids, states = _read(tryton, legacy, page_size=3)
+    assert sorted(ids) == sorted(r["id"] for r in rows[6:])  # exactly what it had left
+    assert "created" in states[0]  # kept while that pass is under way (resumable)
+    assert states[-1] == {"created_id": max(r["id"] for r in rows), "written": [None, 0]}
+    assert _read(tryton, states[-1]) == ([], [])
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"created_id": "many"},
+        {"created": ["not a date", 3]},
+        {"created": ["2026-01-01T00:00:00Z"]},
+        {"written": [{"a": 1}, 2]},
+        {"written": "2026-01-01"},
+    ],
+)
+def test_a_damaged_checkpoint_is_a_configuration_error(tryton, state):
+    with pytest.raises(ConfigError, match="checkpoint is not valid"):
+        _read(tryton, state)

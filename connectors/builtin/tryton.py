@@ -107,10 +107,12 @@ def _encode(value: Any) -> Any:
 #: can cost more than reading a page. Reused only while Tryton would still accept it (its
 #: ``session.timeout`` is 600 s of inactivity by default); refused ones are dropped.
 SESSION_IDLE_SECONDS = 240
-#: The user's preferences (company, language…: the context of every call) remembered with
-#: the session are read again once they are this old. Reading them costs about a page's
-#: round trip, which a sync or a scenario step would otherwise pay before its first call.
-PREFERENCES_MAX_AGE_SECONDS = 60
+#: How old the user's preferences (company, language…: the context of every call)
+#: remembered with a session may be for a sync's reads (``read``): reading them again costs
+#: about a page's round trip before the first page. Anything that writes to Tryton (the
+#: actions) and ``check`` read them afresh, so a changed company is never written with an
+#: old one.
+READ_PREFERENCES_MAX_AGE_SECONDS = 60
 #: key -> (last used, Authorization header, preferences, when they were read)
 _sessions: dict[str, tuple[float, str, dict[str, Any], float]] = {}
 _sessions_lock = threading.Lock()
@@ -122,9 +124,19 @@ class _SessionRefused(ConfigError):
 
 class TrytonClient:
     """A logged-in JSON-RPC session (reusing a recent one for the same credentials unless
-    ``fresh``: ``check`` always logs in, to test the credentials themselves)."""
+    ``fresh``: ``check`` always logs in, to test the credentials themselves).
 
-    def __init__(self, config: Mapping[str, Any], *, fresh: bool = False) -> None:
+    ``preferences_max_age``: a reused session's remembered preferences are used as they
+    are while younger than this many seconds (0, the default: always read them again).
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        *,
+        fresh: bool = False,
+        preferences_max_age: float = 0.0,
+    ) -> None:
         from connectors.netpolicy import check_target
 
         base = str(config.get("url", "")).rstrip("/")
@@ -149,7 +161,7 @@ class TrytonClient:
             if cached is not None and now - cached[0] < SESSION_IDLE_SECONDS:
                 self.http.headers["Authorization"] = cached[1]
                 self.reused = True
-                if now - cached[3] < PREFERENCES_MAX_AGE_SECONDS:
+                if now - cached[3] < preferences_max_age:
                     # Recent enough. If Tryton has dropped the session meanwhile, the first
                     # call is refused and ``call`` logs in again.
                     self.context, self._preferences_at = dict(cached[2]), cached[3]
@@ -559,7 +571,7 @@ class TrytonConnector(ConnectorType):
         model = _STREAMS[stream.name][0]
         page = int(config.get("page_size") or batch_size)
         created_id, legacy, written = _read_state(state)
-        client = TrytonClient(config)
+        client = TrytonClient(config, preferences_max_age=READ_PREFERENCES_MAX_AGE_SECONDS)
         archived_too = any(f.name == "active" for f in stream.fields)
         fields = _READ_FIELDS[stream.name]
 

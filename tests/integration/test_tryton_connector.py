@@ -263,12 +263,15 @@ def test_sessions_are_reused_and_an_expired_one_logs_in_again(tryton):
     assert second.reused  # no second login (Tryton hashes the password on each one)
     assert second.http.headers["Authorization"] == first.http.headers["Authorization"]
     assert second.call("party.party", "search_count", []) >= 0
-    # Remembered preferences are used while recent, and read again once older than that.
+    # A sync's reads use remembered preferences while recent, and read them again once
+    # older than that; every other client (actions write to Tryton) always reads them.
+    recent = module.READ_PREFERENCES_MAX_AGE_SECONDS
     module._sessions[second._key] = (*module._sessions[second._key][:2], {"company": -1}, now())
-    assert module.TrytonClient(tryton.config).context == {"company": -1}
-    aged = now() - module.PREFERENCES_MAX_AGE_SECONDS - 1
+    assert module.TrytonClient(tryton.config, preferences_max_age=recent).context == {"company": -1}
+    assert module.TrytonClient(tryton.config).context.get("company") != -1
+    aged = now() - recent - 1
     module._sessions[second._key] = (*module._sessions[second._key][:2], {"company": -1}, aged)
-    current = module.TrytonClient(tryton.config)
+    current = module.TrytonClient(tryton.config, preferences_max_age=recent)
     assert current.reused and current.context.get("company") != -1
     assert module._sessions[second._key][2] == current.context  # remembered again
     assert module._sessions[second._key][3] > aged
@@ -278,7 +281,7 @@ def test_sessions_are_reused_and_an_expired_one_logs_in_again(tryton):
     for read_at in (aged, now()):
         stamp, _token, context, _at = module._sessions[key]
         module._sessions[key] = (stamp, "Session " + "A" * 40, context, read_at)
-        stale = module.TrytonClient(tryton.config)
+        stale = module.TrytonClient(tryton.config, preferences_max_age=recent)
         assert stale.call("party.party", "search_count", []) >= 0
         assert not stale.reused  # logged in again
         token = stale.http.headers["Authorization"]

@@ -690,7 +690,10 @@ def _sync_stream(run: SyncRun, destination: Destination, config: dict[str, Any])
     # Only this run writes its progress (each page's ``_flush`` keeps ``run.progress``).
     progress = dict(run.progress)
     progress[stream.name] = {**progress.get(stream.name, {"read": 0}), "done": True}
-    SyncRun.objects.filter(pk=run.pk).update(progress=progress)
+    # Also where a cancel made after the last page (or during a read that found nothing)
+    # is noticed: the run ends cancelled and reads no further destination.
+    if not SyncRun.objects.filter(pk=run.pk, cancel_requested=False).update(progress=progress):
+        raise Cancelled
     run.progress = progress
 
 

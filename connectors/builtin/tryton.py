@@ -1,9 +1,8 @@
 """Tryton ERP/CRM over its JSON-RPC API (``POST /<database>/``, session login).
 
 Streams: parties (customers), products, sale orders and opportunities (leads), each
-incremental on ``write_date`` (falling back to ``create_date`` for records never
-changed). Actions: create a party, create a sale order, move an opportunity to another
-state.
+incremental: records never changed by id, the others by ``write_date``. Actions: create
+a party, create a sale order, move an opportunity to another state.
 
 Incremental reads follow the ids of records never changed and Tryton's own
 ``write_date`` of the others (see ``TrytonConnector.read``); the state is
@@ -409,7 +408,10 @@ def _read_state(
     """
     state = state or {}
     try:
-        created_id = int(state.get("created_id") or 0)
+        raw_id = state.get("created_id") or 0
+        if not isinstance(raw_id, int) or isinstance(raw_id, bool):
+            raise TypeError(raw_id)
+        created_id = raw_id
         legacy = None
         old = state.get("created")
         if old and old[0] is not None:

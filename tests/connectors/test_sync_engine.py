@@ -243,6 +243,24 @@ def test_a_cancel_stops_at_the_next_page_and_keeps_what_was_stored(
     assert StreamState.objects.get(destination=destination).state == {"after": 80}
 
 
+@pytest.mark.parametrize("rows", [0, 200], ids=["nothing-new", "after-the-last-page"])
+def test_a_cancel_after_the_last_checkpoint_still_ends_the_run_cancelled(
+    destination, memory, owner, monkeypatch, django_capture_on_commit_callbacks, rows
+):
+    memory.ROWS = {i: memory.ROWS[i] for i in range(1, rows + 1)}
+    monkeypatch.setattr(memory, "read_ahead", False)  # read in this thread (test database)
+    real_read = memory.read
+
+    def read(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        yield from real_read(self, *args, **kwargs)
+        SyncRun.objects.update(cancel_requested=True)  # pressed as the source ran out
+
+    monkeypatch.setattr(memory, "read", read)
+    run = _sync(owner, destination, django_capture_on_commit_callbacks)
+    assert run.state == SyncRun.State.CANCELLED
+    assert run.read_count == rows and len(_data(destination)) == rows  # stored pages stay
+
+
 def test_a_destination_deleted_between_pages_stops_the_run_and_leaves_no_links(
     destination, memory, owner, monkeypatch, django_capture_on_commit_callbacks
 ):

@@ -282,6 +282,7 @@ def test_sessions_are_reused_and_an_expired_one_logs_in_again(tryton):
         stamp, _token, context, _at = module._sessions[key]
         module._sessions[key] = (stamp, "Session " + "A" * 40, context, read_at)
         stale = module.TrytonClient(tryton.config, preferences_max_age=recent)
+        assert stale.reused == (read_at != aged)  # recent: refused only at the first call
         assert stale.call("party.party", "search_count", []) >= 0
         assert not stale.reused  # logged in again
         token = stale.http.headers["Authorization"]
@@ -315,9 +316,12 @@ def test_never_changed_records_are_read_by_id_and_resume_after_the_last_one(tryt
     ids, states = _read(tryton, None)
     assert ids == everyone  # by id, each once
     assert states[-1] == {"created_id": everyone[-1], "written": [None, 0]}
-    # Page boundaries: a pass that ends on a full page asks once more and stops.
-    exact = [p for p in range(1, 40) if len(everyone) % p == 0 and p >= 2][-1]
-    assert _read(tryton, None, page_size=exact)[0] == everyone
+    # Page boundaries: a pass that ends on a full page (after several) asks once more.
+    client.call("party.party", "create", [{"name": "Even"}] * (-len(everyone) % 4))
+    everyone = sorted(client.call("party.party", "search", []))
+    assert len(everyone) % 4 == 0 and len(everyone) > 8
+    assert _read(tryton, None, page_size=4)[0] == everyone
+    ids, states = _read(tryton, None)
     # Resumed from a checkpoint in the middle: only what follows it.
     middle = next(s for s in states if s["created_id"] >= everyone[5])
     again, _ = _read(tryton, middle)
@@ -336,7 +340,7 @@ def test_a_checkpoint_of_the_older_create_date_order_is_honoured_then_dropped(tr
 
     client = tryton.client()
     client.call("party.party", "create", [{"name": f"Early {i:02d}"} for i in range(5)])
-    client.call("party.party", "create", [{"name": f"Late {i:02d}"} for i in range(7)])
+    client.call("party.party", "create", [{"name": f"Late {i:02d}"} for i in range(11)])
     rows = client.call(
         "party.party",
         "search_read",
@@ -352,17 +356,31 @@ def test_a_checkpoint_of_the_older_create_date_order_is_honoured_then_dropped(tr
     if isinstance(create_date, dict):
         create_date = _decode_object(create_date)
     legacy = {"created": [create_date, sixth["id"]], "written": [None, 0]}
-    ids, states = _read(tryton, legacy, page_size=3)
-    assert sorted(ids) == sorted(r["id"] for r in rows[6:])  # exactly what it had left
+    left = sorted(r["id"] for r in rows[6:])
+    assert len(left) % 4 == 0  # so the transition ends on an empty page
+    ids, states = _read(tryton, legacy, page_size=4)
+    assert sorted(ids) == left  # exactly what it had left
     assert "created" in states[0]  # kept while that pass is under way (resumable)
     assert states[-1] == {"created_id": max(r["id"] for r in rows), "written": [None, 0]}
     assert _read(tryton, states[-1]) == ([], [])
+    # Resumed half way through the transition: the rest of what it had left.
+    again, _ = _read(tryton, states[0], page_size=4)
+    assert again == [i for i in left if i > states[0]["created_id"]]
+    # An older checkpoint at the very last record: nothing to read, ids from there on.
+    last = rows[-1]["create_date"]
+    if isinstance(last, dict):
+        last = _decode_object(last)
+    ids, states = _read(tryton, {"created": [last, rows[-1]["id"]], "written": [None, 0]})
+    assert ids == []
+    assert states == [{"created_id": rows[-1]["id"], "written": [None, 0]}]
 
 
 @pytest.mark.parametrize(
     "state",
     [
         {"created_id": "many"},
+        {"created_id": True},
+        {"created_id": 3.7},
         {"created": ["not a date", 3]},
         {"created": ["2026-01-01T00:00:00Z"]},
         {"written": [{"a": 1}, 2]},

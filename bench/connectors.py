@@ -11,7 +11,7 @@ migrates, and measures:
                         (what the Celery task runs) into a form made with
                         ``do_create_form_from_stream``: rows per second, wall time of
                         the whole run
-* ``tryton_sync_ratio`` 20,000 parties (``--quick``: 2,000) created through RPC in a real
+* ``tryton_sync_ratio`` 20,000 parties (``--quick``: 5,000) created through RPC in a real
                         Tryton server (``tests/integration/tryton.py``: trytond on
                         SQLite), synced the same way; records per second of the sync
                         divided by records per second of reading the same parties with
@@ -89,7 +89,9 @@ TRYTON_ROUNDS = 5
 
 SIZES = {
     "full": {"sql_rows": 200_000, "parties": 20_000, "page_size": 500},
-    "quick": {"sql_rows": 20_000, "parties": 2_000, "page_size": 500},
+    # Quick Tryton reads of 2,000 parties lasted 0.2 s, so a stall of the Tryton server or
+    # the run's fixed ~40 ms decided the ratio; 5,000 (0.5 s a read) measure throughput.
+    "quick": {"sql_rows": 20_000, "parties": 5_000, "page_size": 500},
 }
 
 

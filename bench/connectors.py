@@ -16,10 +16,11 @@ migrates, and measures:
                         SQLite), synced the same way; records per second of the sync
                         divided by records per second of reading the same parties with
                         raw ``search_read`` calls, same page size (1.0 = the sync costs
-                        nothing beyond reading the source). Measured in ``TRYTON_ROUNDS`` (5)
-                        rounds, each a raw read and then a full sync into a new form,
-                        back to back; the median round's ratio is reported and every
-                        round's is in ``tryton_round_ratios``. Neither side pays a login:
+                        nothing beyond reading the source). Measured in rounds (5;
+                        ``--quick``: 9), each a raw read and a full sync into a new
+                        form, back to back (which goes first alternates); the median
+                        round's ratio is reported and every round's is in
+                        ``tryton_round_ratios``. Neither side pays a login:
                         the raw reader logs in before its clock starts, and the sync
                         reuses that session (a worker keeps recent Tryton sessions,
                         ``connectors.builtin.tryton.SESSION_IDLE_SECONDS``)
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import os
 import pstats
@@ -81,17 +83,16 @@ TARGETS = {
     "sql_rows_per_s": (">=", 20000),
 }
 
-#: Raw read + sync rounds for ``tryton_sync_ratio`` (the median round is reported). The
-#: Tryton server itself stalls now and then (about one request in 85 takes ~140 ms instead
-#: of ~47 ms, in raw reads alone too): in a quick round of 0.2 s that moves the ratio by a
-#: third on whichever side it lands, so one such round must not decide the result.
-TRYTON_ROUNDS = 5
-
+#: ``tryton_rounds``: raw read + sync rounds for ``tryton_sync_ratio`` (the median round is
+#: reported). The Tryton server stalls now and then (about one request in 85 takes ~140 ms
+#: instead of ~47 ms, in raw reads alone too), and a shared host takes a core away for a
+#: moment: either moves a quick round's ratio by 0.1-0.3 on whichever side it lands, so
+#: quick mode, with rounds of under a second, takes the median of more of them.
 SIZES = {
-    "full": {"sql_rows": 200_000, "parties": 20_000, "page_size": 500},
+    "full": {"sql_rows": 200_000, "parties": 20_000, "page_size": 500, "tryton_rounds": 5},
     # Quick Tryton reads of 2,000 parties lasted 0.2 s, so a stall of the Tryton server or
     # the run's fixed ~40 ms decided the ratio; 5,000 (0.5 s a read) measure throughput.
-    "quick": {"sql_rows": 20_000, "parties": 5_000, "page_size": 500},
+    "quick": {"sql_rows": 20_000, "parties": 5_000, "page_size": 500, "tryton_rounds": 9},
 }
 
 
@@ -114,6 +115,14 @@ def setup_owner() -> Any:
 
 
 SYNC_CPU_S: dict[str, float] = {}
+
+
+def settle() -> None:
+    """Before each timed part: collect garbage and let the previous part's leftovers (the
+    database writing out what was just committed, the Tryton server finishing its answer)
+    pass, so they are not counted against the next part."""
+    gc.collect()
+    time.sleep(0.2)
 
 
 def timed_sync(owner: Any, connection: Any, profile: bool, label: str) -> tuple[float, Any, str]:
@@ -225,7 +234,9 @@ def measure_sql(owner: Any, rows: int, profile: bool) -> dict[str, Any]:
 # --- Tryton -----------------------------------------------------------------------------
 
 
-def measure_tryton(owner: Any, parties: int, page: int, profile: bool) -> dict[str, Any]:
+def measure_tryton(
+    owner: Any, parties: int, page: int, profile: bool, rounds_wanted: int = 5
+) -> dict[str, Any]:
     import importlib.util
 
     # The Tryton server the integration tests use (tests/integration/tryton.py).
@@ -287,14 +298,14 @@ def measure_tryton(owner: Any, parties: int, page: int, profile: bool) -> dict[s
                     break
             return read, time.perf_counter() - t0
 
-        # Rounds: a raw read, then a full sync of the same parties into a new form. The
-        # ratio is taken within each round (the two are measured back to back, so the
-        # host's drift touches both) and the median round is the result.
+        # Rounds: a raw read and a full sync of the same parties into a new form, back to
+        # back (the host's drift touches both), the raw read first in odd rounds and second
+        # in even ones (neither always follows the other's leftovers); the ratio is taken
+        # within each round and the median round is the result.
         rounds: list[dict[str, Any]] = []
         ok = True
         # With --profile, an extra first round runs under cProfile and is not counted.
-        for number in range(0 if profile else 1, TRYTON_ROUNDS + 1):
-            read, raw_s = raw_read()
+        for number in range(0 if profile else 1, rounds_wanted + 1):
             connection = do_create_connection(
                 owner,
                 type="tryton",
@@ -305,7 +316,15 @@ def measure_tryton(owner: Any, parties: int, page: int, profile: bool) -> dict[s
                 owner, connection, stream="parties", app=do_create_app(owner, name=f"CRM {number}")
             )
             label = "tryton" if number == 1 else f"tryton round {number}"
+            raw_first = number % 2 == 1
+            if raw_first:
+                settle()
+                read, raw_s = raw_read()
+            settle()
             seconds, run, _text = timed_sync(owner, connection, number == 0, label)
+            if not raw_first:
+                settle()
+                read, raw_s = raw_read()
             stored = Record.objects.filter(form=destination.form).count()
             ok = ok and (
                 run.state == SyncRun.State.SUCCEEDED
@@ -400,7 +419,11 @@ def main() -> int:
     if args.only in (None, "sql"):
         results.update(measure_sql(owner, sizes["sql_rows"], args.profile))
     if args.only in (None, "tryton"):
-        results.update(measure_tryton(owner, sizes["parties"], sizes["page_size"], args.profile))
+        results.update(
+            measure_tryton(
+                owner, sizes["parties"], sizes["page_size"], args.profile, sizes["tryton_rounds"]
+            )
+        )
 
     print_result_line(
         "connectors",

@@ -13,13 +13,14 @@ so a run killed half way resumes after the last page it stored.
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as dt
 import hashlib
 import json
+import queue
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -247,6 +248,16 @@ class TrytonClient:
             raise SourceSystemError(f"Tryton error: {name} {detail}".strip())
         return body.get("result")
 
+    def twin(self) -> TrytonClient:
+        """Another client on this session, with its own HTTP connection, for another
+        thread (a ``requests`` session is not to be shared between threads). It makes no
+        request."""
+        other = copy.copy(self)
+        other.http = requests.Session()
+        other.http.headers.update(self.http.headers)
+        other.context = dict(self.context)
+        return other
+
     def call(self, model: str, method: str, *args: Any) -> Any:
         try:
             result = self._post(f"model.{model}.{method}", [*args, self.context])
@@ -260,6 +271,69 @@ class TrytonClient:
             result = self._post(f"model.{model}.{method}", [*args, self.context])
         self._remember()
         return result
+
+
+class _Pages:
+    """One keyset pass of ``read``, paged in a thread of its own ahead of its reader.
+
+    ``fetch(cursor)`` asks Tryton for a page; after a full page ``follow(rows)`` is the
+    next page's cursor, and a short page ends the pass. The thread asks for the next page
+    as soon as it has one (it keeps at most one waiting), so Tryton never waits for the
+    reader. Iterating gives the pages in order; an error comes out where it happened,
+    after the pages before it. After ``close`` nothing more is asked; a request under way
+    then is not waited for (it ends by itself within ``TIMEOUT``).
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[Any], list[dict[str, Any]]],
+        start: Any,
+        follow: Callable[[list[dict[str, Any]]], Any],
+        page: int,
+    ) -> None:
+        self._page = page
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self.thread = threading.Thread(
+            target=self._run, args=(fetch, start, follow), name="tack-tryton-page", daemon=True
+        )
+        self.thread.start()
+
+    def _run(
+        self,
+        fetch: Callable[[Any], list[dict[str, Any]]],
+        cursor: Any,
+        follow: Callable[[list[dict[str, Any]]], Any],
+    ) -> None:
+        try:
+            while not self._stop.is_set():
+                rows = fetch(cursor)
+                if not self._put(rows) or len(rows) < self._page:
+                    return
+                cursor = follow(rows)
+        except BaseException as exc:  # raised in the reader, after the pages before it
+            self._put(exc)
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
+        while True:
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            if len(item) < self._page:
+                return
+
+    def close(self) -> None:
+        self._stop.set()
 
 
 def _f(name: str, kind: str, label: str = "") -> StreamField:
@@ -579,26 +653,28 @@ class TrytonConnector(ConnectorType):
         archived_too = any(f.name == "active" for f in stream.fields)
         fields = _READ_FIELDS[stream.name]
 
-        def search(domain: list[Any], order: list[list[str]]) -> list[dict[str, Any]]:
+        def search(on: TrytonClient, domain: list[Any], order: list[list[str]]) -> list[Any]:
             if archived_too:  # archived records are data too
                 domain.append(["OR", [("active", "=", True)], [("active", "=", False)]])
-            return list(client.call(model, "search_read", domain, 0, page, order, fields))
+            return list(on.call(model, "search_read", domain, 0, page, order, fields))
 
         def after(column: str, moment: str, last_id: int) -> list[Any]:
             at = _parse_ts(moment).replace(tzinfo=None)
             return ["OR", [(column, ">", at)], [(column, "=", at), ("id", ">", last_id)]]
 
-        def fetch_created(after_id: int, old: tuple[str, int] | None) -> list[dict[str, Any]]:
+        def fetch_created(
+            on: TrytonClient, after_id: int, old: tuple[str, int] | None
+        ) -> list[dict[str, Any]]:
             domain: list[Any] = [("write_date", "=", None), ("id", ">", after_id)]
             if old is not None:  # a checkpoint of the create_date order: what it left
                 domain.append(after("create_date", *old))
-            return search(domain, [["id", "ASC"]])
+            return search(on, domain, [["id", "ASC"]])
 
-        def fetch_written(cursor: list[Any]) -> list[dict[str, Any]]:
+        def fetch_written(on: TrytonClient, cursor: list[Any]) -> list[dict[str, Any]]:
             domain: list[Any] = [("write_date", "!=", None)]
             if cursor[0] is not None:
                 domain.append(after("write_date", cursor[0], cursor[1]))
-            return search(domain, [["write_date", "ASC"], ["id", "ASC"]])
+            return search(on, domain, [["write_date", "ASC"], ["id", "ASC"]])
 
         def checkpoint() -> StateMessage:
             stored: dict[str, Any] = {"created_id": created_id, "written": list(written)}
@@ -606,47 +682,46 @@ class TrytonConnector(ConnectorType):
                 stored["created"] = list(legacy)
             return StateMessage(stored)
 
-        # One page is always on its way: as soon as a page arrives, the next one (its
-        # keyset start is the page's last row, or the next pass's start) is asked for, so
-        # Tryton works on it while this one is stored. Errors come out where they
-        # happened, after the pages before them. A page request under way when reading
-        # stops is not waited for here; it ends by itself within ``TIMEOUT``.
-        ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tack-tryton-page")
+        # Each pass pages in its own thread and session (``_Pages``), so Tryton always
+        # has the next page to work on while one is stored, and the changed records'
+        # first page is asked for at once instead of after the last new one: the two sets
+        # are disjoint (``write_date`` empty or not) and their cursors independent.
+        old_order = legacy  # the page thread's own copy: ``legacy`` is dropped at the end
+        created_pages = _Pages(
+            lambda after_id: fetch_created(client, after_id, old_order),
+            created_id,
+            lambda rows: int(rows[-1]["id"]),
+            page,
+        )
+        writer = client.twin()
+        written_pages = _Pages(
+            lambda cursor: fetch_written(writer, cursor),
+            list(written),
+            lambda rows: [rows[-1]["write_date"], rows[-1]["id"]],
+            page,
+        )
         try:
-            creating = True
-            pending: Future[list[dict[str, Any]]] | None = ahead.submit(
-                fetch_created, created_id, legacy
-            )
-            while pending is not None:
-                rows = pending.result()
-                full = len(rows) >= page
-                if creating and full:
-                    pending = ahead.submit(fetch_created, rows[-1]["id"], legacy)
-                elif creating:
-                    pending = ahead.submit(fetch_written, list(written))
-                elif full:
-                    pending = ahead.submit(fetch_written, [rows[-1]["write_date"], rows[-1]["id"]])
-                else:
-                    pending = None
+            for rows in created_pages:
                 for row in rows:
                     yield RecordMessage(_flatten(stream.name, row))
                 moved = bool(rows)
-                if not creating:
-                    if rows:
-                        written = [rows[-1]["write_date"], rows[-1]["id"]]
-                else:
-                    if rows:
-                        created_id = max(created_id, int(rows[-1]["id"]))
-                    if not full:
-                        creating = False
-                        if legacy is not None:
-                            # All the old order had left has been read: from here on the
-                            # id alone is the checkpoint.
-                            created_id, legacy, moved = max(created_id, legacy[1]), None, True
+                if rows:
+                    created_id = max(created_id, int(rows[-1]["id"]))
+                if len(rows) < page and legacy is not None:
+                    # All the old order had left has been read: from here on the id alone
+                    # is the checkpoint.
+                    created_id, legacy, moved = max(created_id, legacy[1]), None, True
                 if moved:
                     yield checkpoint()
+            for rows in written_pages:
+                for row in rows:
+                    yield RecordMessage(_flatten(stream.name, row))
+                if rows:
+                    written = [rows[-1]["write_date"], rows[-1]["id"]]
+                    yield checkpoint()
         finally:
-            ahead.shutdown(wait=False, cancel_futures=True)
+            created_pages.close()
+            written_pages.close()
 
     def run_action(
         self, config: Mapping[str, Any], action: str, params: Mapping[str, Any]

@@ -424,6 +424,11 @@ def do_publish_form(
 @transaction.atomic
 def do_delete_form(actor: Membership, form: Form, *, ip: str | None = None) -> None:
     check_app_level(actor, form.app, "manage")
+    # The row lock every insert takes first (``_allocate_numbers``): a record being added
+    # now is either committed before the check below sees it, or refused after the form
+    # is gone. Records have no database-level foreign keys to rely on (see ``Record``).
+    if not list(Form.objects.filter(pk=form.pk).select_for_update().values_list("pk")):
+        raise NotFound(_("Form not found."))
     if Record.objects.filter(org_id=form.org_id, form=form).exists():
         raise Conflict(
             _("This form has records. Export and delete them first."), code="form_has_records"

@@ -213,7 +213,7 @@ def measure_sql(owner: Any, rows: int, profile: bool, rounds_wanted: int = 3) ->
         "tables": ["customer"],
     }
     # Rounds: each a full sync of the whole table into a new form; the median is reported.
-    measured: list[tuple[float, Any, int]] = []
+    measured: list[tuple[float, Any, int, str]] = []
     ok = True
     for number in range(1, rounds_wanted + 1):
         connection = do_create_connection(
@@ -229,9 +229,9 @@ def measure_sql(owner: Any, rows: int, profile: bool, rounds_wanted: int = 3) ->
         ok = (
             ok and run.state == SyncRun.State.SUCCEEDED and stored == rows and run.failed_count == 0
         )
-        measured.append((seconds, run, stored))
+        measured.append((seconds, run, stored, label))
         log(f"sql round {number}: {rows} rows in {seconds:.2f}s = {rows / seconds:.0f} rows/s")
-    seconds, run, stored = sorted(measured, key=lambda m: m[0])[len(measured) // 2]
+    seconds, run, stored, label = sorted(measured, key=lambda m: m[0])[len(measured) // 2]
     # The source alone: the same read through the connector, records thrown away.
     connector = connector_registry.get("sql")
     full = full_config(connection)
@@ -244,7 +244,7 @@ def measure_sql(owner: Any, rows: int, profile: bool, rounds_wanted: int = 3) ->
         "sql_rows_per_s": rows / seconds,
         "sql_round_rows_per_s": [round(rows / m[0]) for m in measured],
         "sql_sync_s": seconds,
-        "sql_sync_cpu_s": SYNC_CPU_S["sql"],
+        "sql_sync_cpu_s": SYNC_CPU_S[label],
         "sql_run_state": run.state,
         "sql_records_stored": stored,
         "sql_ok": ok,

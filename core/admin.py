@@ -17,6 +17,7 @@ from django.contrib.auth import get_permission_codename
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.forms.models import InlineForeignKeyField
 from django.http import HttpRequest
@@ -220,6 +221,22 @@ class UserMembershipInline(TenantInline[Membership]):
 # --- Organisations and people --------------------------------------------------------
 
 
+def _lock_forms(organizations: QuerySet[Organization]) -> None:
+    """Before deleting organisations, lock their forms' rows, as deleting a form does
+    (``lowcode.actions.do_delete_form``): a record being added holds its form's row until
+    it commits, so the deletion waits for it and then sees it (records protect their form
+    versions, so it refuses), and one added later finds its form gone. Records have no
+    database-level foreign keys to catch this (see ``Record``)."""
+    from lowcode.models import Form
+
+    list(
+        Form.objects.filter(org__in=organizations)
+        .order_by("pk")
+        .select_for_update()
+        .values_list("pk", flat=True)
+    )
+
+
 @admin.register(Organization)
 class OrganizationAdmin(AutocompleteFormfieldMixin, GenericModelAdmin[Organization]):
     list_display = (
@@ -250,6 +267,16 @@ class OrganizationAdmin(AutocompleteFormfieldMixin, GenericModelAdmin[Organizati
                 "memberships", filter=Q(memberships__status=Membership.Status.ACTIVE)
             )
         )
+
+    def delete_model(self, request: HttpRequest, obj: Organization) -> None:
+        with transaction.atomic():
+            _lock_forms(Organization.objects.filter(pk=obj.pk))
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
+        with transaction.atomic():
+            _lock_forms(queryset)
+            super().delete_queryset(request, queryset)
 
     @admin.display(description=_("active members"), ordering="active_member_count")
     def active_members(self, obj: Organization) -> SafeString | str:

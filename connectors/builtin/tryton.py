@@ -248,6 +248,10 @@ class TrytonClient:
             raise SourceSystemError(f"Tryton error: {name} {detail}".strip())
         return body.get("result")
 
+    def close(self) -> None:
+        """Close the HTTP connection (the Tryton session stays, for later clients)."""
+        self.http.close()
+
     def twin(self) -> TrytonClient:
         """Another client on this session, with its own HTTP connection, for another
         thread (a ``requests`` session is not to be shared between threads). It makes no
@@ -281,7 +285,8 @@ class _Pages:
     as soon as it has one (it keeps at most one waiting), so Tryton never waits for the
     reader. Iterating gives the pages in order; an error comes out where it happened,
     after the pages before it. After ``close`` nothing more is asked; a request under way
-    then is not waited for (it ends by itself within ``TIMEOUT``).
+    then is not waited for (it ends by itself within ``TIMEOUT``). ``done`` is called in
+    the thread as it ends (to close its HTTP connection).
     """
 
     def __init__(
@@ -290,12 +295,16 @@ class _Pages:
         start: Any,
         follow: Callable[[list[dict[str, Any]]], Any],
         page: int,
+        done: Callable[[], None] | None = None,
     ) -> None:
         self._page = page
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
         self._stop = threading.Event()
         self.thread = threading.Thread(
-            target=self._run, args=(fetch, start, follow), name="tack-tryton-page", daemon=True
+            target=self._run,
+            args=(fetch, start, follow, done),
+            name="tack-tryton-page",
+            daemon=True,
         )
         self.thread.start()
 
@@ -304,6 +313,7 @@ class _Pages:
         fetch: Callable[[Any], list[dict[str, Any]]],
         cursor: Any,
         follow: Callable[[list[dict[str, Any]]], Any],
+        done: Callable[[], None] | None,
     ) -> None:
         try:
             while not self._stop.is_set():
@@ -313,6 +323,9 @@ class _Pages:
                 cursor = follow(rows)
         except BaseException as exc:  # raised in the reader, after the pages before it
             self._put(exc)
+        finally:
+            if done is not None:
+                done()
 
     def _put(self, item: Any) -> bool:
         while not self._stop.is_set():
@@ -682,23 +695,26 @@ class TrytonConnector(ConnectorType):
                 stored["created"] = list(legacy)
             return StateMessage(stored)
 
-        # Each pass pages in its own thread and session (``_Pages``), so Tryton always
-        # has the next page to work on while one is stored, and the changed records'
-        # first page is asked for at once instead of after the last new one: the two sets
-        # are disjoint (``write_date`` empty or not) and their cursors independent.
+        # Each pass pages in its own thread and HTTP connection (``_Pages``; one Tryton
+        # login), so Tryton always has the next page to work on while one is stored, and
+        # the changed records' first page is asked for at once instead of after the last
+        # new one: the two sets are disjoint (``write_date`` empty or not) and their
+        # cursors independent.
         old_order = legacy  # the page thread's own copy: ``legacy`` is dropped at the end
+        writer = client.twin()  # before either thread can log in again and change ``client``
         created_pages = _Pages(
             lambda after_id: fetch_created(client, after_id, old_order),
             created_id,
             lambda rows: int(rows[-1]["id"]),
             page,
+            client.close,
         )
-        writer = client.twin()
         written_pages = _Pages(
             lambda cursor: fetch_written(writer, cursor),
             list(written),
             lambda rows: [rows[-1]["write_date"], rows[-1]["id"]],
             page,
+            writer.close,
         )
         try:
             for rows in created_pages:

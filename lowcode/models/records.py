@@ -35,8 +35,9 @@ class Record(models.Model):
     # reserves its numbers with an UPDATE of the form row (``actions._allocate_numbers``,
     # which fails if the form is gone) and holds that row lock until it commits; and
     # deleting a form locks the row first (``actions.do_delete_form``), so the two wait for
-    # each other instead of leaving records without a form. A form's version belongs to it
-    # and goes only with it; the organisation goes only with its forms.
+    # each other instead of leaving records without a form; deleting an organisation (in
+    # the admin) locks its forms' rows the same way. A form's version belongs to it and goes
+    # only with it.
     org = models.ForeignKey(
         Organization,
         on_delete=models.CASCADE,

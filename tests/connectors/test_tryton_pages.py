@@ -72,14 +72,17 @@ def test_an_error_comes_out_after_the_pages_before_it():
 
 def test_nothing_more_is_asked_once_the_reader_stops():
     fetch, asked = _source(total=10_000, page=10)
-    pages = _Pages(fetch, 0, lambda rows: rows[-1]["id"], 10)
+    closed = []
+    pages = _Pages(fetch, 0, lambda rows: rows[-1]["id"], 10, lambda: closed.append(True))
     next(iter(pages))
     pages.close()
     time.sleep(0.7)  # longer than the thread's wait for room in its queue
     settled = len(asked)
     time.sleep(0.3)
     assert len(asked) == settled <= 3
+    pages.thread.join(5)
     assert not pages.thread.is_alive()
+    assert closed == [True]  # its HTTP connection closed as it ended
 
 
 def test_a_twin_client_shares_the_session_but_not_the_connection():

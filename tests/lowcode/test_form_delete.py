@@ -103,3 +103,41 @@ def test_a_record_added_while_its_form_is_deleted_is_refused_not_orphaned(owner,
     assert isinstance(added.get("error"), NotFound)
     assert not Form.objects.filter(pk=form_id).exists()
     assert not Record.objects.filter(form_id=form_id).exists()
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_deleting_an_organisation_waits_for_a_record_being_added_and_then_refuses(owner, make_form):
+    """The admin refuses to delete an organisation whose forms have records (their form
+    versions are protected); one being added while it deletes is waited for and seen."""
+    from django.contrib.admin.sites import site
+    from django.db.models import ProtectedError
+    from django.http import HttpRequest
+
+    from core.models import Organization
+
+    form = make_form(FIELDS)
+    org_id, form_id = owner.org_id, form.pk
+    added, release = threading.Event(), threading.Event()
+
+    def add() -> None:
+        with transaction.atomic():
+            do_create_record(owner, form, {"title": "In flight"})
+            added.set()
+            release.wait(10)
+
+    adder, _added = _in_thread(add)
+    assert added.wait(10)
+    admin = site._registry[Organization]
+    deleter, deleted = _in_thread(
+        admin.delete_model, HttpRequest(), Organization.objects.get(pk=org_id)
+    )
+    deleter.join(0.5)
+    assert deleter.is_alive()  # waiting for the record's transaction
+    release.set()
+    adder.join(10)
+    deleter.join(10)
+    assert isinstance(deleted.get("error"), ProtectedError)
+    assert Organization.objects.filter(pk=org_id).exists()
+    assert Form.objects.filter(pk=form_id).exists()
+    assert Record.objects.filter(form_id=form_id).count() == 1

@@ -63,10 +63,9 @@ postgres_only = pytest.mark.skipif(
 )
 
 
-@postgres_only
-@pytest.mark.django_db(transaction=True)
-def test_a_deletion_waits_for_a_record_being_added_and_then_refuses(owner, make_form):
-    form = make_form(FIELDS)
+def _record_in_flight(owner, form):
+    """A record added in a transaction left open (holding the form's row) until
+    ``release`` is set: (its thread, release)."""
     added, release = threading.Event(), threading.Event()
 
     def add() -> None:
@@ -75,8 +74,16 @@ def test_a_deletion_waits_for_a_record_being_added_and_then_refuses(owner, make_
             added.set()
             release.wait(10)
 
-    adder, _added = _in_thread(add)
+    adder, _outcome = _in_thread(add)
     assert added.wait(10)
+    return adder, release
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_deletion_waits_for_a_record_being_added_and_then_refuses(owner, make_form):
+    form = make_form(FIELDS)
+    adder, release = _record_in_flight(owner, form)
     deleter, deleted = _in_thread(do_delete_form, owner, form)
     deleter.join(0.5)
     assert deleter.is_alive()  # waiting for the record's transaction, not deciding without it
@@ -118,16 +125,7 @@ def test_deleting_an_organisation_waits_for_a_record_being_added_and_then_refuse
 
     form = make_form(FIELDS)
     org_id, form_id = owner.org_id, form.pk
-    added, release = threading.Event(), threading.Event()
-
-    def add() -> None:
-        with transaction.atomic():
-            do_create_record(owner, form, {"title": "In flight"})
-            added.set()
-            release.wait(10)
-
-    adder, _added = _in_thread(add)
-    assert added.wait(10)
+    adder, release = _record_in_flight(owner, form)
     admin = site._registry[Organization]
     deleter, deleted = _in_thread(
         admin.delete_model, HttpRequest(), Organization.objects.get(pk=org_id)

@@ -222,19 +222,13 @@ class UserMembershipInline(TenantInline[Membership]):
 
 
 def _lock_forms(organizations: QuerySet[Organization]) -> None:
-    """Before deleting organisations, lock their forms' rows, as deleting a form does
-    (``lowcode.actions.do_delete_form``): a record being added holds its form's row until
-    it commits, so the deletion waits for it and then sees it (records protect their form
-    versions, so it refuses), and one added later finds its form gone. Records have no
-    database-level foreign keys to catch this (see ``Record``)."""
+    """Before deleting organisations, lock their forms as deleting a form does: a record
+    being added is then waited for and seen (records protect their form versions, so the
+    deletion refuses), and one added later finds its form gone."""
+    from lowcode.actions import lock_forms_for_delete
     from lowcode.models import Form
 
-    list(
-        Form.objects.filter(org__in=organizations)
-        .order_by("pk")
-        .select_for_update()
-        .values_list("pk", flat=True)
-    )
+    lock_forms_for_delete(Form.objects.filter(org__in=organizations))
 
 
 @admin.register(Organization)

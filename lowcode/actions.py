@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -421,13 +422,20 @@ def do_publish_form(
     return version, True
 
 
+def lock_forms_for_delete(forms: QuerySet[Form]) -> list[int]:
+    """Lock forms about to be deleted (in the deleting transaction); their ids.
+
+    The row lock every insert takes first (``_allocate_numbers``): a record being added
+    now is either committed before the deletion looks for records, or refused once the
+    form is gone. Records have no database-level foreign keys to rely on (see ``Record``).
+    """
+    return list(forms.order_by("pk").select_for_update().values_list("pk", flat=True))
+
+
 @transaction.atomic
 def do_delete_form(actor: Membership, form: Form, *, ip: str | None = None) -> None:
     check_app_level(actor, form.app, "manage")
-    # The row lock every insert takes first (``_allocate_numbers``): a record being added
-    # now is either committed before the check below sees it, or refused after the form
-    # is gone. Records have no database-level foreign keys to rely on (see ``Record``).
-    if not list(Form.objects.filter(pk=form.pk).select_for_update().values_list("pk")):
+    if not lock_forms_for_delete(Form.objects.filter(pk=form.pk)):
         raise NotFound(_("Form not found."))
     if Record.objects.filter(org_id=form.org_id, form=form).exists():
         raise Conflict(
